@@ -1,0 +1,191 @@
+"""The `radar` command line: run, feed, status, demo.
+
+Exit codes: 0 all is well; 1 a source failed (the others are still committed);
+2 usage or config error (nothing was touched).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+from radar.config import DEFAULT_CONFIG, RadarConfig, load_config
+from radar.errors import ConfigError, RadarError
+from radar.logs import LEVELS, configure_logging
+from radar.publish import write_feeds
+from radar.runner import run_once
+from radar.status import status_rows, status_table
+from scraper.adapters import known_kinds
+from storage.db import open_database
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from radar.pipeline import RunOutcome
+    from scraper.spec import SourceSpec
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The configuration file.",
+)
+
+
+def _load(config_path: Path) -> RadarConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"radar: config error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _parse_resolve(values: Sequence[str]) -> dict[str, str] | None:
+    """HOST=127.0.0.1:PORT pairs; only loopback targets, so nothing leaves the machine."""
+    if not values:
+        return None
+    mapping = {}
+    for value in values:
+        host, _, address = value.partition("=")
+        ip, _, port = address.rpartition(":")
+        try:
+            loopback = ipaddress.ip_address(ip).is_loopback and port.isdigit()
+        except ValueError:
+            loopback = False
+        if not host or not loopback:
+            raise click.BadParameter(
+                f"{value!r}: expected HOST=127.0.0.1:PORT", param_hint="--resolve"
+            )
+        mapping[host.lower()] = address
+    return mapping
+
+
+@click.group(help=f"Inspiration Radar: new inspiration from the sources. Kinds: {', '.join(known_kinds())}.")
+@click.option("--log-level", type=click.Choice(LEVELS), default="warning", show_default=True)
+def main(log_level: str) -> None:
+    configure_logging(log_level)
+
+
+def _select(config: RadarConfig, names: Sequence[str]) -> list[SourceSpec]:
+    if not names:
+        return [spec for spec in config.sources if spec.enabled]
+    unknown = [name for name in names if name not in {spec.name for spec in config.sources}]
+    if unknown:
+        click.echo(f"radar: config error: unknown source(s): {', '.join(unknown)}", err=True)
+        sys.exit(EXIT_CONFIG)
+    return [config.source(name) for name in names]
+
+
+def _print_outcome(console: Console, outcome: RunOutcome) -> None:
+    colour = "green" if outcome.ok else "red"
+    console.print(
+        f"[bold]{outcome.source}[/]: [{colour}]{outcome.status}[/] – {outcome.items} items "
+        f"on {outcome.pages} pages; {outcome.new} new, {outcome.changed} changed, "
+        f"{outcome.removed} removed, {outcome.reappeared} back",
+        highlight=False,
+    )
+    if outcome.error:
+        console.print(f"  {outcome.error}", markup=False, highlight=False)
+
+
+@main.command()
+@config_option
+@click.option("--source", "sources", multiple=True, help="Run only this source (repeatable).")
+@click.option(
+    "--resolve", multiple=True, help="HOST=127.0.0.1:PORT: fetch HOST from a local mirror."
+)
+def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -> None:
+    """Crawl the sources once and record what changed."""
+    config = _load(config_path)
+    specs = _select(config, sources)
+    console = Console(stderr=False, quiet=not sys.stdout.isatty())
+    outcomes = run_once(
+        config,
+        specs,
+        host_map=_parse_resolve(resolve),
+        on_done=lambda outcome: _print_outcome(console, outcome),
+    )
+    failed = [outcome.source for outcome in outcomes if not outcome.ok]
+    if failed:
+        click.echo(f"radar: source(s) not fully successful: {', '.join(failed)}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder for the .atom files (default: feed.out_dir from config).",
+)
+def feed(config_path: Path, out_dir: Path | None) -> None:
+    """Write new.atom and one <source>.atom per source."""
+    config = _load(config_path)
+    engine = open_database()
+    try:
+        paths = write_feeds(engine, config, out_dir=out_dir)
+    finally:
+        engine.dispose()
+    for path in paths:
+        click.echo(str(path))
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_path: Path, as_json: bool) -> None:
+    """Show each source's last run, status and item counts."""
+    config = _load(config_path)
+    engine = open_database()
+    try:
+        rows = status_rows(engine, config)
+    finally:
+        engine.dispose()
+    if as_json:
+        payload: list[dict[str, Any]] = [row.as_json() for row in rows]
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        Console().print(status_table(rows))
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration to demo (default: the bundled config.yaml).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("radar-demo"),
+    show_default=True,
+    help="Folder for the demo database and feeds.",
+)
+def demo(config_path: Path | None, out_dir: Path) -> None:
+    """Run the pipeline offline on two bundled snapshots of the sources and write feeds."""
+    from radar.demo import run_demo
+
+    try:
+        run_demo(out_dir=out_dir, config_path=config_path, console=Console())
+    except ConfigError as exc:
+        click.echo(f"radar: config error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except RadarError as exc:
+        click.echo(f"radar: {exc}", err=True)
+        sys.exit(EXIT_FAILED)

@@ -1,0 +1,100 @@
+"""What `radar status` reports per source, as plain rows; rendering is separate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+from sqlmodel import Session
+
+from storage.queries import SourceState, source_states
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlalchemy.engine import Engine
+
+    from radar.config import RadarConfig
+
+NEVER_RUN = "never run"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    name: str
+    title: str
+    status: str
+    last_run: dt.datetime | None
+    last_success: dt.datetime | None
+    items: int
+    removed_items: int
+    pages: int
+    new: int
+    changed: int
+    removed: int
+    reappeared: int
+    error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("last_run", "last_success"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def _row(name: str, title: str, state: SourceState | None) -> StatusRow:
+    run = state.last_run if state else None
+    return StatusRow(
+        name=name,
+        title=title,
+        status=run.status if run else NEVER_RUN,
+        last_run=(run.finished_at or run.started_at) if run else None,
+        last_success=state.last_success if state else None,
+        items=state.items if state else 0,
+        removed_items=state.removed if state else 0,
+        pages=(run.pages_fetched + run.pages_not_modified) if run else 0,
+        new=run.new if run else 0,
+        changed=run.changed if run else 0,
+        removed=run.removed if run else 0,
+        reappeared=run.reappeared if run else 0,
+        error=run.error if run else None,
+    )
+
+
+def status_rows(engine: Engine, config: RadarConfig) -> list[StatusRow]:
+    """One row per configured source (config order), then stored sources no longer configured."""
+    with Session(engine) as session:
+        states = source_states(session)
+    rows = [
+        _row(spec.name, spec.display_title, states.pop(spec.name, None)) for spec in config.sources
+    ]
+    rows += [_row(name, state.title, state) for name, state in states.items()]
+    return rows
+
+
+STATUS_STYLE = {"ok": "green", "baseline": "cyan", "unchanged": "green", "partial": "yellow"}
+
+
+def status_table(rows: list[StatusRow]) -> Table:
+    table = Table(title="Inspiration Radar – kilder")
+    for column in ("source", "status", "last run (UTC)"):
+        table.add_column(column)
+    for column in ("items", "new", "changed", "removed", "back"):
+        table.add_column(column, justify="right")
+    table.add_column("error", overflow="fold", max_width=60)
+    for row in rows:
+        style = STATUS_STYLE.get(row.status, "red" if row.status != NEVER_RUN else "dim")
+        table.add_row(
+            row.name,
+            f"[{style}]{row.status}[/]",
+            row.last_run.strftime("%Y-%m-%d %H:%M") if row.last_run else "–",
+            str(row.items),
+            str(row.new),
+            str(row.changed),
+            str(row.removed),
+            str(row.reappeared),
+            Text(row.error or ""),
+        )
+    return table

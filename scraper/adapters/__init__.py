@@ -1,0 +1,8 @@
+"""Adapter kinds. Importing this package registers every built-in kind."""
+
+from __future__ import annotations
+
+from scraper.adapters import html
+from scraper.adapters.registry import Adapter, adapter_for, known_kinds, register
+
+__all__ = ["Adapter", "adapter_for", "html", "known_kinds", "register"]

@@ -1,0 +1,54 @@
+"""What one crawl of one source produced: the plain value adapters hand to the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from radar.errors import FetchError
+    from radar.items import ExtractedItem
+    from scraper.fetch import Validators
+
+
+@dataclass(frozen=True, slots=True)
+class PageMemo:
+    """What we remember of a listing page between runs, so a 304 needs no re-parse.
+
+    When the server says "not modified", the page still holds the items it held last time
+    and still links to the same next page.
+    """
+
+    url: str
+    validators: Validators
+    item_keys: tuple[str, ...]
+    next_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Crawl:
+    """Everything one crawl saw.
+
+    `items` come from pages that were fetched and parsed; `carried_keys` are the identities
+    on pages the server answered 304 to. `complete` is True only when every page of the
+    listing was read (fetched or 304) and pagination ended by itself: only then may an
+    absent item be called removed. `error` is the failure that cut the crawl short, if any.
+    """
+
+    items: tuple[ExtractedItem, ...] = ()
+    carried_keys: frozenset[str] = frozenset()
+    memos: tuple[PageMemo, ...] = ()
+    pages_fetched: int = 0
+    pages_not_modified: int = 0
+    skipped: int = 0
+    complete: bool = False
+    error: FetchError | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def pages(self) -> int:
+        return self.pages_fetched + self.pages_not_modified
+
+    @property
+    def all_not_modified(self) -> bool:
+        return self.complete and self.pages_fetched == 0 and self.pages_not_modified > 0

@@ -1,0 +1,82 @@
+"""Cleaning raw selected strings into items: whitespace, control characters, links, dates.
+
+Pure functions only. An item without a title or a link is skipped and counted, never
+invented; everything else missing simply stays None.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from radar.items import ExtractedItem
+from scraper.dates import parse_date
+from scraper.urls import absolute_url, canonical_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from scraper.extract import RawRecord
+
+# C0/C1 control characters are never text an editor should see, and XML forbids most.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_SPACE = re.compile(r"\s+")
+MAX_FIELD_CHARS = {"title": 500, "summary": 4000, "category": 200}
+
+
+def clean_text(raw: str | None, *, limit: int | None = None) -> str | None:
+    """Collapse whitespace, drop control characters, NFC-normalise; None when nothing is left."""
+    if raw is None:
+        return None
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", raw))
+    text = _SPACE.sub(" ", text).strip()
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text or None
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """The items of one page, and how many records were skipped for lack of title or link."""
+
+    items: tuple[ExtractedItem, ...]
+    skipped: int
+
+
+def build_item(
+    record: RawRecord,
+    *,
+    page_url: str,
+    language: str | None,
+    identity: Callable[[str], str] = canonical_url,
+) -> ExtractedItem | None:
+    """Shape one raw record into an item, or None when it lacks a usable title or link."""
+    fields = record.fields
+    title = clean_text(fields.get("title"), limit=MAX_FIELD_CHARS["title"])
+    url = absolute_url(page_url, fields.get("link"))
+    if title is None or url is None:
+        return None
+    return ExtractedItem(
+        key=identity(url),
+        url=url,
+        title=title,
+        summary=clean_text(fields.get("summary"), limit=MAX_FIELD_CHARS["summary"]),
+        category=clean_text(fields.get("category"), limit=MAX_FIELD_CHARS["category"]),
+        date=parse_date(clean_text(fields.get("date")), language=language),
+        language=language,
+    )
+
+
+def build_items(records: Iterable[RawRecord], *, page_url: str, language: str | None) -> Normalised:
+    """Shape every record of a page; count the ones that had to be skipped."""
+    items: list[ExtractedItem] = []
+    skipped = 0
+    for record in records:
+        item = build_item(record, page_url=page_url, language=language)
+        if item is None:
+            skipped += 1
+        else:
+            items.append(item)
+    return Normalised(items=tuple(items), skipped=skipped)

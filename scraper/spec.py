@@ -1,0 +1,132 @@
+"""What the scraper needs to know, as validated models: crawler settings and source specs.
+
+config.yaml is a public interface, so these models forbid unknown keys and say precisely what
+is wrong. Adapter kinds extend `SourceSpec` with their own keys (see scraper.adapters).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from scraper.extract import validate_selector
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in config.yaml must never be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an absolute http(s) URL: {value!r}")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+
+
+class Selector(StrictModel):
+    """A CSS selector, optionally followed by " @attr" to take an attribute instead of text."""
+
+    css: str
+    attr: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Selector:
+        css, _, attr = text.rpartition(" @") if " @" in text else (text, "", "")
+        css = css.strip()
+        if not css:
+            raise ValueError(f"empty CSS selector in {text!r}")
+        if attr and not re.fullmatch(r"[A-Za-z_:][-A-Za-z0-9_:.]*", attr):
+            raise ValueError(f"invalid attribute name {attr!r} in {text!r}")
+        validate_selector(css)
+        return cls(css=css, attr=attr or None)
+
+    def __str__(self) -> str:
+        return f"{self.css} @{self.attr}" if self.attr else self.css
+
+
+def _selector(value: Any) -> Any:
+    return Selector.parse(value) if isinstance(value, str) else value
+
+
+def _valid_css(value: str) -> str:
+    validate_selector(value)
+    return value
+
+
+Css = Annotated[str, AfterValidator(_valid_css)]
+# Written in config.yaml as one string: "h3.title a @href".
+SelectorText = Annotated[Selector, BeforeValidator(_selector)]
+
+
+class CrawlerSettings(StrictModel):
+    """How politely and patiently we fetch. Defaults suit small editorial sites."""
+
+    user_agent: str = Field(default="InspirationRadar/0.1", pattern=r"^[A-Za-z][\w.\-/]*$")
+    contact_url: Url = Field(description="where a webmaster can reach the operator")
+    timeout: float = Field(default=20.0, gt=0, le=300)
+    max_attempts: int = Field(default=4, ge=1, le=10)
+    backoff_initial: float = Field(default=1.0, ge=0, le=60)
+    backoff_max: float = Field(default=60.0, ge=0, le=600)
+    max_retry_after: float = Field(default=300.0, ge=0, le=3600)
+    host_delay: float = Field(default=1.0, ge=0, le=120)
+    host_concurrency: int = Field(default=2, ge=1, le=16)
+    max_response_bytes: int = Field(default=5_000_000, ge=1024, le=200_000_000)
+
+    @property
+    def user_agent_header(self) -> str:
+        return f"{self.user_agent} (+{self.contact_url})"
+
+
+class SourceSpec(StrictModel):
+    """Keys every source has, whatever its kind."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    title: str | None = None
+    kind: str
+    url: Url
+    language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN)
+    schedule: str | None = None
+    allowed_domains: tuple[str, ...] = ()
+    enabled: bool = True
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value)
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _default_domains(self) -> SourceSpec:
+        if not self.allowed_domains:
+            host = urlsplit(str(self.url)).hostname or ""
+            object.__setattr__(self, "allowed_domains", (host,))
+        return self
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name

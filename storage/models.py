@@ -1,0 +1,159 @@
+"""The stored tables. They hold only what is stored; behaviour lives elsewhere.
+
+Source ─< Run ─< Event >─ Item ─< ItemVersion;  Source ─< PageMemo.
+Alembic owns the schema (storage/migrations); a test checks the two never drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which forgets the zone) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if not isinstance(value, dt.datetime):
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"  # started; still running, or the process died (see CRASHED)
+    BASELINE = "baseline"  # first successful run: items stored, nothing announced
+    OK = "ok"  # complete run, diffed
+    UNCHANGED = "unchanged"  # every page answered 304
+    PARTIAL = "partial"  # some pages failed: new items announced, nothing removed
+    SUSPECT = "suspect"  # looked like a redesign (e.g. no items at all): nothing recorded
+    FAILED = "failed"  # nothing usable fetched; no item changed
+    CRASHED = "crashed"  # found still RUNNING by a later run: the process died mid-run
+
+
+SUCCESSFUL_RUNS = (RunStatus.BASELINE, RunStatus.OK, RunStatus.UNCHANGED, RunStatus.PARTIAL)
+
+
+class EventKind(StrEnum):
+    NEW = "new"
+    CHANGED = "changed"
+    REMOVED = "removed"
+    REAPPEARED = "reappeared"
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Source(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    title: str = Field(max_length=300)
+    kind: str = Field(max_length=32)
+    url: str = Field(sa_type=sa.Text)
+    created_at: dt.datetime = _when(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    started_at: dt.datetime = _when(default_factory=utcnow)
+    finished_at: dt.datetime | None = _when(default=None, nullable=True)
+    status: str = Field(default=RunStatus.RUNNING, max_length=16, index=True)
+    complete: bool = False
+    pages_fetched: int = 0
+    pages_not_modified: int = 0
+    items_found: int = 0
+    items_skipped: int = 0
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    reappeared: int = 0
+    error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Item(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("source_id", "key_hash", name="uq_item_source_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    key: str = Field(sa_type=sa.Text)
+    key_hash: str = Field(max_length=64)
+    url: str = Field(sa_type=sa.Text)
+    title: str = Field(sa_type=sa.Text)
+    summary: str | None = Field(default=None, sa_type=sa.Text)
+    category: str | None = Field(default=None, max_length=200)
+    date_value: dt.date | None = None
+    date_precision: str | None = Field(default=None, max_length=8)
+    language: str | None = Field(default=None, max_length=8)
+    fingerprint: str = Field(max_length=64)
+    announced: bool = Field(default=False, description="False for items of the silent baseline")
+    first_seen: dt.datetime = _when(default_factory=utcnow)
+    last_seen: dt.datetime = _when(default_factory=utcnow)
+    updated_at: dt.datetime = _when(default_factory=utcnow)
+    removed_at: dt.datetime | None = _when(default=None, nullable=True)
+
+
+class ItemVersion(SQLModel, table=True):
+    """The editorial fields of an item as one run saw them, whenever they changed."""
+
+    __tablename__ = "item_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    recorded_at: dt.datetime = _when(default_factory=utcnow)
+    title: str = Field(sa_type=sa.Text)
+    summary: str | None = Field(default=None, sa_type=sa.Text)
+    category: str | None = Field(default=None, max_length=200)
+    date: str | None = Field(default=None, max_length=10)
+    fingerprint: str = Field(max_length=64)
+
+
+class Event(SQLModel, table=True):
+    """Something an editor may want to know: an item appeared, changed, went or came back."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    kind: str = Field(max_length=16, index=True)
+    created_at: dt.datetime = _when(default_factory=utcnow)
+    details: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class PageMemo(SQLModel, table=True):
+    """Validators and contents of a listing page, for conditional GET on the next run."""
+
+    __tablename__ = "page_memo"
+    __table_args__ = (sa.UniqueConstraint("source_id", "url_hash", name="uq_page_memo_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True)
+    url: str = Field(sa_type=sa.Text)
+    url_hash: str = Field(max_length=64)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    item_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    next_url: str | None = Field(default=None, sa_type=sa.Text)
+    updated_at: dt.datetime = _when(default_factory=utcnow)

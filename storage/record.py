@@ -1,0 +1,139 @@
+"""Writing one run's Diff into items, versions and events, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from storage.models import Event, EventKind, Item, ItemVersion
+from storage.repository import digest, field_changes, item_fields, stored_editorial
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from radar.items import ExtractedItem
+    from storage.diff import Change, Diff
+
+# Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
+CHUNK = 900
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Who is writing: the source, the run, the moment, and whether events are announced."""
+
+    source_id: int
+    run_id: int
+    now: dt.datetime
+    announce: bool
+
+
+class DiffRecorder:
+    """Applies changes to the item rows of one source and records their history."""
+
+    def __init__(self, session: Session, items: dict[str, Item], context: RunContext) -> None:
+        self.session = session
+        self.items = items
+        self.context = context
+
+    def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
+        for change in diff.changes:
+            self._apply(change)
+        seen = [item.key for item in diff.unchanged] + sorted(carried)
+        self._touch(seen, complete=complete)
+
+    def _apply(self, change: Change) -> None:
+        if change.kind is EventKind.REMOVED:
+            row = self.items[change.key]
+            row.removed_at = self.context.now
+            self._event(row, EventKind.REMOVED, None)
+            return
+        assert change.item is not None
+        if change.kind is EventKind.NEW:
+            row = self._insert(change.item)
+            self._event(row, EventKind.NEW, None)
+            return
+        row = self.items[change.key]
+        before = stored_editorial(row)
+        details = field_changes(before, change.item.editorial())
+        row.removed_at = None
+        row.last_seen = self.context.now
+        if details:
+            self._update(row, change.item)
+        self._event(row, change.kind, {"fields": details} if details else None)
+
+    def _insert(self, item: ExtractedItem) -> Item:
+        now = self.context.now
+        row = Item(
+            source_id=self.context.source_id,
+            key=item.key,
+            key_hash=digest(item.key),
+            announced=self.context.announce,
+            first_seen=now,
+            last_seen=now,
+            updated_at=now,
+            **item_fields(item),
+        )
+        self.session.add(row)
+        self.session.flush()
+        self.items[item.key] = row
+        self._version(row)
+        return row
+
+    def _update(self, row: Item, item: ExtractedItem) -> None:
+        for name, value in item_fields(item).items():
+            setattr(row, name, value)
+        row.updated_at = self.context.now
+        self.session.add(row)
+        self.session.flush()
+        self._version(row)
+
+    def _version(self, row: Item) -> None:
+        assert row.id is not None
+        date = stored_editorial(row)["date"]
+        self.session.add(
+            ItemVersion(
+                item_id=row.id,
+                run_id=self.context.run_id,
+                recorded_at=self.context.now,
+                title=row.title,
+                summary=row.summary,
+                category=row.category,
+                date=date,
+                fingerprint=row.fingerprint,
+            )
+        )
+
+    def _event(self, row: Item, kind: EventKind, details: dict[str, Any] | None) -> None:
+        self.session.add(row)
+        if not self.context.announce:
+            return
+        self.session.flush()
+        assert row.id is not None
+        self.session.add(
+            Event(
+                source_id=self.context.source_id,
+                item_id=row.id,
+                run_id=self.context.run_id,
+                kind=kind,
+                created_at=self.context.now,
+                details=details,
+            )
+        )
+
+    def _touch(self, keys: list[str], *, complete: bool) -> None:
+        """Mark unchanged items as seen now, in bulk rather than row by row."""
+        statement = sa.update(Item).values(last_seen=self.context.now)
+        if complete:
+            self.session.execute(
+                statement.where(
+                    col(Item.source_id) == self.context.source_id, col(Item.removed_at).is_(None)
+                )
+            )
+            return
+        ids = [self.items[key].id for key in keys if key in self.items]
+        for start in range(0, len(ids), CHUNK):
+            self.session.execute(statement.where(col(Item.id).in_(ids[start : start + CHUNK])))

@@ -1,0 +1,149 @@
+"""Reading and writing one source's state. Sessions are passed in; callers own transactions.
+
+`apply_diff` is the heart of it: it turns a Diff into item rows, versions and events, and
+stores the page memos of the same crawl, all inside the caller's single transaction, so a
+crash either keeps everything of a run or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from scraper.crawl import PageMemo as CrawlMemo
+from scraper.fetch import Validators
+from storage.diff import KnownItem
+from storage.models import (
+    SUCCESSFUL_RUNS,
+    Item,
+    PageMemo,
+    Run,
+    RunStatus,
+    Source,
+)
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Iterable
+
+    from radar.items import ExtractedItem
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def ensure_source(session: Session, *, name: str, title: str, kind: str, url: str) -> Source:
+    """The Source row for `name`, created or brought in line with config."""
+    source = session.exec(select(Source).where(Source.name == name)).first()
+    if source is None:
+        source = Source(name=name, title=title, kind=kind, url=url)
+    else:
+        source.title, source.kind, source.url = title, kind, url
+    session.add(source)
+    session.flush()
+    return source
+
+
+def mark_crashed_runs(session: Session, source_id: int) -> int:
+    """Runs still RUNNING when a new one starts died with their process; say so."""
+    result = session.execute(
+        sa.update(Run)
+        .where(col(Run.source_id) == source_id, col(Run.status) == RunStatus.RUNNING)
+        .values(status=RunStatus.CRASHED, error="the process ended before the run finished")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def has_complete_baseline(session: Session, source_id: int) -> bool:
+    """True once a complete successful run exists: before that, every run is a silent baseline."""
+    statement = select(Run.id).where(
+        col(Run.source_id) == source_id,
+        col(Run.complete).is_(True),
+        col(Run.status).in_([str(status) for status in SUCCESSFUL_RUNS]),
+    )
+    return session.exec(statement.limit(1)).first() is not None
+
+
+def items_by_key(session: Session, source_id: int) -> dict[str, Item]:
+    return {
+        item.key: item for item in session.exec(select(Item).where(Item.source_id == source_id))
+    }
+
+
+def known_items(items: dict[str, Item]) -> dict[str, KnownItem]:
+    return {
+        key: KnownItem(key=key, fingerprint=item.fingerprint, removed=item.removed_at is not None)
+        for key, item in items.items()
+    }
+
+
+def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
+    rows = session.exec(select(PageMemo).where(PageMemo.source_id == source_id))
+    return {
+        row.url: CrawlMemo(
+            url=row.url,
+            validators=Validators(etag=row.etag, last_modified=row.last_modified),
+            item_keys=tuple(row.item_keys),
+            next_url=row.next_url,
+        )
+        for row in rows
+    }
+
+
+def save_memos(
+    session: Session, source_id: int, memos: Iterable[CrawlMemo], *, now: dt.datetime, prune: bool
+) -> None:
+    """Store this crawl's page memos; `prune` drops memos of pages the listing no longer has."""
+    memos = list(memos)
+    hashes = [digest(memo.url) for memo in memos]
+    stale = sa.delete(PageMemo).where(col(PageMemo.source_id) == source_id)
+    if not prune:
+        stale = stale.where(col(PageMemo.url_hash).in_(hashes))
+    session.execute(stale)
+    session.add_all(
+        PageMemo(
+            source_id=source_id,
+            url=memo.url,
+            url_hash=url_hash,
+            etag=memo.validators.etag,
+            last_modified=memo.validators.last_modified,
+            item_keys=list(memo.item_keys),
+            next_url=memo.next_url,
+            updated_at=now,
+        )
+        for memo, url_hash in zip(memos, hashes, strict=True)
+    )
+
+
+def item_fields(item: ExtractedItem) -> dict[str, Any]:
+    date = item.date
+    return {
+        "url": item.url,
+        "title": item.title,
+        "summary": item.summary,
+        "category": item.category,
+        "date_value": date.value if date else None,
+        "date_precision": str(date.precision) if date else None,
+        "language": item.language,
+        "fingerprint": item.fingerprint(),
+    }
+
+
+def stored_editorial(item: Item) -> dict[str, str | None]:
+    """A stored item's editorial fields in the same text form ExtractedItem.editorial gives."""
+    from radar.items import PartialDate, Precision
+
+    date = (
+        str(PartialDate(item.date_value, Precision(item.date_precision)))
+        if item.date_value and item.date_precision
+        else None
+    )
+    return {"title": item.title, "summary": item.summary, "date": date, "category": item.category}
+
+
+def field_changes(before: dict[str, str | None], after: dict[str, str | None]) -> dict[str, Any]:
+    return {name: [before[name], after[name]] for name in after if before.get(name) != after[name]}
