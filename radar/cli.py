@@ -71,7 +71,10 @@ def _parse_resolve(values: Sequence[str]) -> dict[str, str] | None:
     return mapping
 
 
-@click.group(help=f"Inspiration Radar: new inspiration from the sources. Kinds: {', '.join(known_kinds())}.")
+HELP = f"Inspiration Radar: new inspiration from the sources (kinds: {', '.join(known_kinds())})."
+
+
+@click.group(help=HELP)
 @click.option("--log-level", type=click.Choice(LEVELS), default="warning", show_default=True)
 def main(log_level: str) -> None:
     configure_logging(log_level)

@@ -135,6 +135,12 @@ class Fetcher:
             delay=settings.host_delay, concurrency=settings.host_concurrency, sleep=sleep
         )
         self._robots = RobotsCache(self._fetch_robots)
+        # Jitter in proportion to the base wait, so many clients never retry in lockstep.
+        self._backoff = wait_exponential_jitter(
+            multiplier=settings.backoff_initial,
+            jitter=settings.backoff_initial,
+            max=settings.backoff_max,
+        )
         self._client = httpx.AsyncClient(
             transport=LoopbackTransport(host_map) if host_map is not None else None,
             headers={"User-Agent": settings.user_agent_header, "Accept": ACCEPT},
@@ -181,10 +187,7 @@ class Fetcher:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, TransientFetchError) and error.retry_after is not None:
             return min(error.retry_after, self.settings.max_retry_after)
-        backoff = wait_exponential_jitter(
-            initial=self.settings.backoff_initial, max=self.settings.backoff_max
-        )
-        return float(backoff(state))
+        return float(self._backoff(state))
 
     async def _get_once(
         self, url: str, *, source: str, validators: Validators | None

@@ -50,12 +50,14 @@ class Selector(StrictModel):
 
     @classmethod
     def parse(cls, text: str) -> Selector:
-        css, _, attr = text.rpartition(" @") if " @" in text else (text, "", "")
+        css, marker, attr = text.rpartition(" @")
+        if not marker:
+            css, attr = text, ""
         css = css.strip()
         if not css:
             raise ValueError(f"empty CSS selector in {text!r}")
-        if attr and not re.fullmatch(r"[A-Za-z_:][-A-Za-z0-9_:.]*", attr):
-            raise ValueError(f"invalid attribute name {attr!r} in {text!r}")
+        if marker and not re.fullmatch(r"[A-Za-z_:][-A-Za-z0-9_:.]*", attr):
+            raise ValueError(f"expected an attribute name after ' @' in {text!r}")
         validate_selector(css)
         return cls(css=css, attr=attr or None)
 

@@ -1,0 +1,120 @@
+"""The `radar` command as an operator runs it: a real process, real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from radar.fixture_server import FixtureServer
+from tests.conftest import ROOT
+
+
+def radar(*args: str, db: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RADAR_DATABASE_URL": f"sqlite:///{db}"}
+    return subprocess.run(
+        [sys.executable, "-m", "radar", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+def fast_config(tmp_path: Path, *, extra_source: str = "") -> Path:
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("host_delay: 2.0", "host_delay: 0") + extra_source
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_run_status_and_feed_over_loopback(fixture_sites: FixtureServer, tmp_path: Path) -> None:
+    db, config = tmp_path / "radar.db", fast_config(tmp_path)
+    resolve = f"centerforborgerdialog.dk={fixture_sites.address}"
+
+    first = radar("run", "--config", str(config), "--resolve", resolve, db=db)
+    fixture_sites.snapshot = "snapshot-2"
+    second = radar("run", "--config", str(config), "--resolve", resolve, db=db)
+    status = radar("status", "--config", str(config), "--json", db=db)
+    feed = radar("feed", "--config", str(config), "--out", str(tmp_path / "out"), db=db)
+
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    [row] = json.loads(status.stdout)
+    assert (row["name"], row["status"], row["new"], row["items"]) == ("cfb", "ok", 3, 88)
+    assert row["removed_items"] == 2
+    assert feed.returncode == 0
+    parsed = feedparser.parse((tmp_path / "out" / "new.atom").read_bytes())
+    assert not parsed.bozo and len(parsed.entries) == 3
+    assert (tmp_path / "out" / "cfb.atom").exists()
+
+
+def test_a_failing_source_exits_1_and_the_others_are_committed(
+    fixture_sites: FixtureServer, tmp_path: Path
+) -> None:
+    gone = """
+  - name: gone
+    kind: html
+    url: https://centerforborgerdialog.dk/gone/
+    item: li
+    fields: {title: a, link: "a @href"}
+"""
+    db, config = tmp_path / "radar.db", fast_config(tmp_path, extra_source=gone)
+
+    result = radar(
+        "run",
+        "--config",
+        str(config),
+        "--resolve",
+        f"centerforborgerdialog.dk={fixture_sites.address}",
+        db=db,
+    )
+    status = json.loads(radar("status", "--config", str(config), "--json", db=db).stdout)
+
+    assert result.returncode == 1
+    assert "gone" in result.stderr
+    assert {row["name"]: row["status"] for row in status} == {"cfb": "baseline", "gone": "failed"}
+
+
+@pytest.mark.parametrize("command", ["run", "feed", "status"])
+def test_a_broken_config_exits_2_names_the_key_and_touches_nothing(
+    command: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        (ROOT / "config.yaml").read_text(encoding="utf-8").replace("item:", "itme:"),
+        encoding="utf-8",
+    )
+    db = tmp_path / "radar.db"
+
+    result = radar(command, "--config", str(config), db=db)
+
+    assert result.returncode == 2
+    assert "sources[0] (cfb).itme: unknown key" in result.stderr
+    assert not db.exists()
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    db = tmp_path / "radar.db"
+    assert radar("run", "--source", "nope", db=db).returncode == 2
+    assert radar("run", "--resolve", "x=8.8.8.8:53", db=db).returncode == 2
+    assert radar("frobnicate", db=db).returncode == 2
+    assert not db.exists()
+
+
+def test_demo_runs_offline_and_writes_a_feed_of_new_items(tmp_path: Path) -> None:
+    result = radar("demo", "--out", str(tmp_path / "demo"), db=tmp_path / "unused.db")
+
+    assert result.returncode == 0, result.stderr
+    assert "baseline" in result.stdout and "new.atom" in result.stdout
+    parsed = feedparser.parse((tmp_path / "demo" / "feeds" / "new.atom").read_bytes())
+    assert not parsed.bozo
+    assert len(parsed.entries) >= 3
+    assert not (tmp_path / "unused.db").exists()
