@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from radar.errors import FetchError
     from radar.items import ExtractedItem
-    from scraper.fetch import Validators
+    from scraper.response import Validators
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,22 +21,40 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-# Browsers treat these labels as windows-1252, which is a superset of latin-1's printable range.
-_WINDOWS_1252_ALIASES = frozenset(
-    {"latin-1", "latin1", "iso-8859-1", "iso8859-1", "us-ascii", "ascii", "l1"}
+# The WHATWG Encoding Standard's labels for windows-1252: browsers read latin-1 and ASCII
+# pages as windows-1252, so – € ’ in such pages come out right.
+_WINDOWS_1252_LABELS = frozenset(
+    {
+        "ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1",
+        "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1",
+        "latin-1", "us-ascii", "windows-1252", "x-cp1252",
+    }
+)  # fmt: skip
+# Without a BOM (checked first) browsers never read a page as UTF-16: a <meta> that says so
+# was itself readable as ASCII, so the page is really UTF-8.
+_UTF16_LABELS = frozenset({"utf-16", "utf-16le", "utf-16be", "utf-16-le", "utf-16-be"})
+# Python codecs no web page may pick: they are not text encodings.
+_NOT_FOR_PAGES = frozenset(
+    {"idna", "punycode", "undefined", "raw_unicode_escape", "unicode_escape"}
 )
 
 
 def _known_codec(label: str | None) -> str | None:
+    """A Python text codec for a charset label, or None for labels browsers would not accept."""
     if not label:
         return None
     label = label.strip().lower()
-    if label in _WINDOWS_1252_ALIASES:
+    if label in _WINDOWS_1252_LABELS:
         return "cp1252"
+    if label in _UTF16_LABELS:
+        return "utf-8"
     try:
-        return codecs.lookup(label).name
+        info = codecs.lookup(label)
     except LookupError:
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_FOR_PAGES:
+        return None
+    return info.name
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -69,4 +87,7 @@ def choose_encoding(body: bytes, content_type: str | None) -> tuple[str, int]:
 def decode_body(body: bytes, content_type: str | None) -> str:
     """Decode the body; undecodable bytes become U+FFFD rather than failing the page."""
     encoding, skip = choose_encoding(body, content_type)
-    return body[skip:].decode(encoding, errors="replace")
+    try:
+        return body[skip:].decode(encoding, errors="replace")
+    except (LookupError, UnicodeError):
+        return body[skip:].decode("cp1252", errors="replace")

@@ -9,9 +9,8 @@ translates httpx's exceptions into ours.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import httpx
@@ -19,10 +18,10 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from radar.errors import DisallowedByRobots, PermanentFetchError, TransientFetchError
-from scraper.decode import decode_body
 from scraper.politeness import HostLimiter
+from scraper.response import FetchResult, Validators, parse_retry_after
 from scraper.robots import RobotsAnswer, RobotsCache
-from scraper.urls import host_of
+from scraper.urls import absolute_url, host_of, is_allowed
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -32,59 +31,18 @@ if TYPE_CHECKING:
     from scraper.spec import CrawlerSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _Redirect:
+    """A 3xx answer: where it points, still to be checked before it is followed."""
+
+    location: str
+
+
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """What a server told us to send back for a conditional GET."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        headers = {}
-        if self.etag:
-            headers["If-None-Match"] = self.etag
-        if self.last_modified:
-            headers["If-Modified-Since"] = self.last_modified
-        return headers
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """One successful answer: 200 with a body, or 304 (not modified) without one."""
-
-    url: str
-    final_url: str
-    status: int
-    body: bytes
-    content_type: str | None
-    validators: Validators
-    elapsed: float
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-    @property
-    def text(self) -> str:
-        return decode_body(self.body, self.content_type)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header, in either its seconds or HTTP-date form."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 class LoopbackTransport(httpx.AsyncBaseTransport):
@@ -145,8 +103,7 @@ class Fetcher:
             transport=LoopbackTransport(host_map) if host_map is not None else None,
             headers={"User-Agent": settings.user_agent_header, "Accept": ACCEPT},
             timeout=settings.timeout,
-            follow_redirects=True,
-            max_redirects=5,
+            follow_redirects=False,
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -160,13 +117,57 @@ class Fetcher:
         return self.settings.user_agent
 
     async def fetch(
-        self, url: str, *, source: str, validators: Validators | None = None
+        self,
+        url: str,
+        *,
+        source: str,
+        validators: Validators | None = None,
+        allowed: tuple[str, ...] | None = None,
     ) -> FetchResult:
-        """GET `url` for `source`; raise a FetchError subclass when it cannot be had."""
+        """GET `url` for `source`; raise a FetchError subclass when it cannot be had.
+
+        Redirects are followed here, hop by hop, so every hop obeys robots.txt and the
+        host's politeness, and (when `allowed` is given) never leaves the allowed domains.
+        """
+        current, seen = url, {url}
+        for _ in range(MAX_REDIRECTS + 1):
+            answer = await self._polite_get(current, source=source, validators=validators)
+            if isinstance(answer, FetchResult):
+                return replace(answer, url=url)
+            current = self._next_hop(current, answer, source=source, allowed=allowed, seen=seen)
+            validators = None  # they belong to the first URL, not to where it points
+        raise PermanentFetchError("too many redirects", source=source, url=url)
+
+    def _next_hop(
+        self,
+        current: str,
+        location: _Redirect,
+        *,
+        source: str,
+        allowed: tuple[str, ...] | None,
+        seen: set[str],
+    ) -> str:
+        target = absolute_url(current, location.location)
+        if target is None or target in seen:
+            raise PermanentFetchError(
+                f"redirect to {location.location!r} is unusable or loops",
+                source=source,
+                url=current,
+            )
+        if allowed is not None and not is_allowed(target, allowed):
+            raise PermanentFetchError(
+                f"redirect leaves the source's domains: {target}", source=source, url=current
+            )
+        seen.add(target)
+        return target
+
+    async def _polite_get(
+        self, url: str, *, source: str, validators: Validators | None
+    ) -> FetchResult | _Redirect:
         host = host_of(url)
         rules = await self._robots.rules_for(url)
         if not rules.allows(url, self.agent):
-            raise DisallowedByRobots("robots.txt disallows this URL", source=source, url=url)
+            raise DisallowedByRobots(rules.reason, source=source, url=url)
         delay = rules.crawl_delay(self.agent)
         if delay:
             self._limiter.set_delay(host, delay)
@@ -191,17 +192,18 @@ class Fetcher:
 
     async def _get_once(
         self, url: str, *, source: str, validators: Validators | None
-    ) -> FetchResult:
+    ) -> FetchResult | _Redirect:
         headers = validators.headers() if validators else {}
         started = time.monotonic()
         try:
             async with self._client.stream("GET", url, headers=headers) as response:
+                location = response.headers.get("Location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    return _Redirect(location)
                 self._check_status(response, source=source, url=url)
                 body = await self._read_capped(response, source=source, url=url)
         except httpx.TimeoutException as exc:
             raise TransientFetchError(f"timed out: {exc!r}", source=source, url=url) from exc
-        except httpx.TooManyRedirects as exc:
-            raise PermanentFetchError("too many redirects", source=source, url=url) from exc
         except httpx.TransportError as exc:
             raise TransientFetchError(
                 f"connection failed: {exc!r}", source=source, url=url
@@ -254,7 +256,7 @@ class Fetcher:
         host = host_of(robots_url)
         try:
             async with self._limiter.slot(host):
-                response = await self._client.get(robots_url)
+                response = await self._client.get(robots_url, follow_redirects=True)
         except httpx.HTTPError:
             return RobotsAnswer(status=None, text=None)
         return RobotsAnswer(status=response.status_code, text=response.text)

@@ -7,6 +7,7 @@ until it can be read again.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 ROBOTS_TTL_SECONDS = 24 * 3600
+# An unreachable robots.txt means "disallow everything" only until we look again: soon.
+UNREACHABLE_TTL_SECONDS = 300
 MAX_ROBOTS_BYTES = 500_000  # RFC 9309 asks crawlers to read at least 500 KiB
 
 
@@ -35,6 +38,7 @@ class RobotsRules:
 
     parser: Protego | None
     allow_all: bool
+    reason: str = "robots.txt disallows this URL"
 
     def allows(self, url: str, agent: str) -> bool:
         if self.parser is None:
@@ -54,7 +58,12 @@ def rules_from(answer: RobotsAnswer) -> RobotsRules:
         return RobotsRules(parser=Protego.parse(answer.text[:MAX_ROBOTS_BYTES]), allow_all=True)
     if answer.status is not None and 400 <= answer.status < 500:
         return RobotsRules(parser=None, allow_all=True)
-    return RobotsRules(parser=None, allow_all=False)
+    status = f"HTTP {answer.status}" if answer.status is not None else "no answer"
+    return RobotsRules(
+        parser=None,
+        allow_all=False,
+        reason=f"robots.txt could not be read ({status}); RFC 9309 says to fetch nothing",
+    )
 
 
 def robots_url(url: str) -> str:
@@ -75,13 +84,18 @@ class RobotsCache:
         self._fetch = fetch
         self._ttl = ttl
         self._clock = clock
-        self._rules: dict[str, tuple[float, RobotsRules]] = {}
+        self._rules: dict[str, tuple[float, RobotsRules]] = {}  # origin -> (expires, rules)
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def rules_for(self, url: str) -> RobotsRules:
         key = robots_url(url)
-        cached = self._rules.get(key)
-        if cached is not None and self._clock() - cached[0] < self._ttl:
-            return cached[1]
-        rules = rules_from(await self._fetch(key))
-        self._rules[key] = (self._clock(), rules)
-        return rules
+        # One fetch per origin even when several sources on one host start at once.
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            cached = self._rules.get(key)
+            if cached is not None and self._clock() < cached[0]:
+                return cached[1]
+            rules = rules_from(await self._fetch(key))
+            readable = rules.parser is not None or rules.allow_all
+            lifetime = self._ttl if readable else min(self._ttl, UNREACHABLE_TTL_SECONDS)
+            self._rules[key] = (self._clock() + lifetime, rules)
+            return rules

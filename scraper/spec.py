@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from scraper.extract import validate_selector
+from scraper.urls import is_allowed
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}$"
@@ -124,9 +125,11 @@ class SourceSpec(StrictModel):
 
     @model_validator(mode="after")
     def _default_domains(self) -> SourceSpec:
+        host = urlsplit(self.url).hostname or ""
         if not self.allowed_domains:
-            host = urlsplit(str(self.url)).hostname or ""
             object.__setattr__(self, "allowed_domains", (host,))
+        elif not is_allowed(self.url, self.allowed_domains):
+            raise ValueError(f"allowed_domains must include the host of url ({host})")
         return self
 
     @property

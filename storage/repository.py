@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from scraper.crawl import PageMemo as CrawlMemo
-from scraper.fetch import Validators
+from scraper.response import Validators
 from storage.diff import KnownItem
 from storage.models import (
     SUCCESSFUL_RUNS,

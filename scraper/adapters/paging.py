@@ -1,0 +1,130 @@
+"""Walking a listing page by page: the loop every adapter kind shares.
+
+An adapter only says how to read one page (`PageReader`): which raw records it holds
+and which URL comes next. The walk does the rest: conditional requests with the page
+memos of the last run, 304 pages carried over unparsed, loop and page-limit guards,
+links kept within the source's allowed domains, and a Crawl that is `complete` only when
+the listing ended by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from radar.errors import FetchError
+from scraper.crawl import Crawl, PageMemo
+from scraper.normalise import build_items
+from scraper.urls import is_allowed
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from radar.items import ExtractedItem
+    from scraper.extract import RawRecord
+    from scraper.fetch import Fetcher
+    from scraper.response import FetchResult
+    from scraper.spec import SourceSpec
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPage:
+    """One page as an adapter read it: raw records, the base URL for their links, the next page."""
+
+    records: Sequence[RawRecord]
+    base_url: str
+    next_url: str | None
+
+
+class PageReader(Protocol):
+    def __call__(self, result: FetchResult, *, page_number: int) -> ReadPage: ...
+
+
+class _Tally:
+    """The mutable tally of one walk, turned into a frozen Crawl at the end."""
+
+    def __init__(self) -> None:
+        self.items: list[ExtractedItem] = []
+        self.carried: set[str] = set()
+        self.memos: list[PageMemo] = []
+        self.fetched = 0
+        self.not_modified = 0
+        self.skipped = 0
+
+    def crawl(self, *, complete: bool, error: FetchError | None = None) -> Crawl:
+        return Crawl(
+            items=tuple(self.items),
+            carried_keys=frozenset(self.carried),
+            memos=tuple(self.memos),
+            pages_fetched=self.fetched,
+            pages_not_modified=self.not_modified,
+            skipped=self.skipped,
+            complete=complete,
+            error=error,
+        )
+
+
+async def walk_pages(
+    spec: SourceSpec,
+    *,
+    fetcher: Fetcher,
+    memos: Mapping[str, PageMemo],
+    read: PageReader,
+    max_pages: int,
+    first_url: str | None = None,
+) -> Crawl:
+    """Fetch and read pages from `first_url` (default: the source's url) until none is next."""
+    tally = _Tally()
+    url: str | None = first_url or spec.url
+    visited: set[str] = set()
+    while url is not None and url not in visited:
+        if len(visited) == max_pages:
+            # Pages we did not read may still hold items: nothing can be called removed.
+            return tally.crawl(complete=False)
+        visited.add(url)
+        memo = memos.get(url)
+        try:
+            result = await fetcher.fetch(
+                url,
+                source=spec.name,
+                validators=memo.validators if memo else None,
+                allowed=spec.allowed_domains,
+            )
+        except FetchError as error:
+            return tally.crawl(complete=False, error=error)
+        url = _take(spec, result, memo, tally, read, page_number=len(visited))
+    return tally.crawl(complete=True)
+
+
+def _take(
+    spec: SourceSpec,
+    result: FetchResult,
+    memo: PageMemo | None,
+    tally: _Tally,
+    read: PageReader,
+    *,
+    page_number: int,
+) -> str | None:
+    """Add one page's items to the tally; return the next page's URL, if any."""
+    if result.not_modified and memo is not None:
+        tally.not_modified += 1
+        tally.carried.update(memo.item_keys)
+        tally.memos.append(memo)
+        return memo.next_url
+    tally.fetched += 1
+    page = read(result, page_number=page_number)
+    normalised = build_items(page.records, page_url=page.base_url, language=spec.language)
+    tally.items.extend(normalised.items)
+    tally.skipped += normalised.skipped
+    next_url = page.next_url
+    if next_url is not None and not is_allowed(next_url, spec.allowed_domains):
+        next_url = None
+    tally.memos.append(
+        PageMemo(
+            url=result.url,
+            validators=result.validators,
+            item_keys=tuple(item.key for item in normalised.items),
+            next_url=next_url,
+        )
+    )
+    return next_url
