@@ -99,10 +99,15 @@ def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
     return RunStatus.UNCHANGED if crawl.all_not_modified else RunStatus.OK
 
 
-def _looks_broken(crawl: Crawl, known_active: int) -> str | None:
-    """A listing that suddenly yields nothing is a suspected redesign, never mass removal."""
-    if known_active and crawl.pages_fetched and not crawl.items and not crawl.carried_keys:
+def _looks_broken(crawl: Crawl, known_active: int, *, baseline: bool) -> str | None:
+    """A listing that yields nothing is a suspected redesign (or wrong selectors), never
+    mass removal, and never an empty baseline that would make every real item "new" later."""
+    if not crawl.pages_fetched or crawl.items or crawl.carried_keys:
+        return None
+    if known_active:
         return f"no items found where {known_active} were: suspected layout change"
+    if baseline and crawl.complete:
+        return "no items found on a first run: check the source's selectors"
     return None
 
 
@@ -116,10 +121,11 @@ def record_crawl(
         baseline = not has_complete_baseline(session, source_id)
         items = items_by_key(session, source_id)
         known = known_items(items)
-        suspicion = _looks_broken(crawl, sum(1 for k in known.values() if not k.removed))
-        if suspicion and not baseline:
+        active = sum(1 for k in known.values() if not k.removed)
+        suspicion = _looks_broken(crawl, active, baseline=baseline)
+        if suspicion:
             session.rollback()
-            finish_failed(engine, run_id, RunStatus.SUSPECT, suspicion, crawl.pages)
+            finish_failed(engine, run_id, RunStatus.SUSPECT, suspicion, crawl.pages_fetched)
             return RunOutcome(spec.name, run_id, RunStatus.SUSPECT, crawl.pages, error=suspicion)
         changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)
         context = RunContext(source_id=source_id, run_id=run_id, now=now, announce=not baseline)

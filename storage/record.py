@@ -42,6 +42,8 @@ class DiffRecorder:
     def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
         for change in diff.changes:
             self._apply(change)
+        for item in diff.unchanged:
+            self._follow_url(item)
         seen = [item.key for item in diff.unchanged] + sorted(carried)
         self._touch(seen, complete=complete)
 
@@ -64,6 +66,13 @@ class DiffRecorder:
         if details:
             self._update(row, change.item)
         self._event(row, change.kind, {"fields": details} if details else None)
+
+    def _follow_url(self, item: ExtractedItem) -> None:
+        """Keep the link current when only the URL moved (an id-based identity, a new slug)."""
+        row = self.items[item.key]
+        if row.url != item.url:
+            row.url = item.url
+            self.session.add(row)
 
     def _insert(self, item: ExtractedItem) -> Item:
         now = self.context.now

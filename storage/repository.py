@@ -94,6 +94,15 @@ def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
     }
 
 
+# Column sizes of PageMemo; a longer validator is dropped (costing only a conditional GET).
+MAX_ETAG = 500
+MAX_LAST_MODIFIED = 100
+
+
+def _fits(value: str | None, limit: int) -> str | None:
+    return value if value is not None and len(value) <= limit else None
+
+
 def save_memos(
     session: Session, source_id: int, memos: Iterable[CrawlMemo], *, now: dt.datetime, prune: bool
 ) -> None:
@@ -109,8 +118,8 @@ def save_memos(
             source_id=source_id,
             url=memo.url,
             url_hash=url_hash,
-            etag=memo.validators.etag,
-            last_modified=memo.validators.last_modified,
+            etag=_fits(memo.validators.etag, MAX_ETAG),
+            last_modified=_fits(memo.validators.last_modified, MAX_LAST_MODIFIED),
             item_keys=list(memo.item_keys),
             next_url=memo.next_url,
             updated_at=now,
