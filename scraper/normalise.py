@@ -30,7 +30,9 @@ def clean_text(raw: str | None, *, limit: int | None = None) -> str | None:
     """Collapse whitespace, drop control characters, NFC-normalise; None when nothing is left."""
     if raw is None:
         return None
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", raw))
+    # Delete first, then compose: a deleted character may have separated a base letter
+    # from its combining mark.
+    text = unicodedata.normalize("NFC", _CONTROL.sub("", raw))
     text = _SPACE.sub(" ", text).strip()
     if limit is not None and len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -69,12 +71,18 @@ def build_item(
     )
 
 
-def build_items(records: Iterable[RawRecord], *, page_url: str, language: str | None) -> Normalised:
+def build_items(
+    records: Iterable[RawRecord],
+    *,
+    page_url: str,
+    language: str | None,
+    identity: Callable[[str], str] = canonical_url,
+) -> Normalised:
     """Shape every record of a page; count the ones that had to be skipped."""
     items: list[ExtractedItem] = []
     skipped = 0
     for record in records:
-        item = build_item(record, page_url=page_url, language=language)
+        item = build_item(record, page_url=page_url, language=language, identity=identity)
         if item is None:
             skipped += 1
         else:

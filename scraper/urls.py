@@ -7,7 +7,8 @@ collapse to one string, or editors would see the same item announced twice.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+import re
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
 
@@ -23,21 +24,49 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 def absolute_url(base: str, href: str | None) -> str | None:
     """Resolve `href` against the page URL; None for links that are not web pages.
 
-    `javascript:`, `data:`, `mailto:` and the like are dropped here, once, so no later
-    stage can follow or publish them.
+    `javascript:`, `data:`, `mailto:`, malformed hosts and ports are dropped here, once,
+    so no later stage can follow or publish them, and one bad link never fails a page.
     """
     if not href:
         return None
     href = "".join(ch for ch in href.strip() if ch >= " ")
     if not href or href.startswith("#"):
         return None
-    joined = urljoin(base, href)
-    parts = urlsplit(joined)
-    if parts.scheme not in FOLLOWABLE_SCHEMES or not parts.hostname:
+    try:
+        parts = urlsplit(urljoin(base, href))
+        valid = parts.scheme in FOLLOWABLE_SCHEMES and bool(parts.hostname)
+        valid = valid and urlsplit(href).netloc != "" if urlsplit(href).scheme else valid
+        _ = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
         return None
-    if len(joined) > MAX_URL_LENGTH:
+    if not valid:
         return None
-    return joined
+    joined = urlunsplit(
+        (parts.scheme, parts.netloc, _encode(parts.path), _encode(parts.query), parts.fragment)
+    )
+    return joined if len(joined) <= MAX_URL_LENGTH else None
+
+
+# Characters left alone when percent-encoding a path or query: RFC 3986 reserved and
+# unreserved ones, and "%" itself so existing escapes survive.
+_SAFE = "/?:@!$&'()*+,;=~-._%"
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _encode(component: str) -> str:
+    """Percent-encode what a browser would (spaces, non-ASCII), keeping existing escapes."""
+    return quote(component, safe=_SAFE)
+
+
+def _normal_escapes(component: str) -> str:
+    """RFC 3986 6.2.2: upper-case escapes, and decode the ones for unreserved characters."""
+
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+    return _ESCAPE.sub(fix, _encode(component))
 
 
 def _is_tracking(name: str) -> bool:
@@ -54,9 +83,11 @@ def canonical_url(url: str) -> str:
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
     port = parts.port
     netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
-    path = parts.path or "/"
+    path = _normal_escapes(parts.path) or "/"
     if len(path) > 1:
         path = path.rstrip("/") or "/"
     query = urlencode(
