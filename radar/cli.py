@@ -9,11 +9,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 
 from radar.config import DEFAULT_CONFIG, RadarConfig, load_config
 from radar.errors import ConfigError, RadarError
@@ -25,7 +27,7 @@ from scraper.adapters import known_kinds
 from storage.db import open_database
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from radar.pipeline import RunOutcome
     from scraper.spec import SourceSpec
@@ -90,6 +92,22 @@ def _select(config: RadarConfig, names: Sequence[str]) -> list[SourceSpec]:
     return [config.source(name) for name in names]
 
 
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[RunOutcome], None]]:
+    """On a terminal: a progress bar and a line per finished source. Elsewhere: silence."""
+    if not sys.stdout.isatty():
+        yield lambda outcome: None
+        return
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Crawling sources", total=total)
+
+        def report(outcome: RunOutcome) -> None:
+            _print_outcome(progress.console, outcome)
+            progress.advance(task)
+
+        yield report
+
+
 def _print_outcome(console: Console, outcome: RunOutcome) -> None:
     colour = "green" if outcome.ok else "red"
     console.print(
@@ -112,13 +130,8 @@ def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -
     """Crawl the sources once and record what changed."""
     config = _load(config_path)
     specs = _select(config, sources)
-    console = Console(stderr=False, quiet=not sys.stdout.isatty())
-    outcomes = run_once(
-        config,
-        specs,
-        host_map=_parse_resolve(resolve),
-        on_done=lambda outcome: _print_outcome(console, outcome),
-    )
+    with _progress(len(specs)) as report:
+        outcomes = run_once(config, specs, host_map=_parse_resolve(resolve), on_done=report)
     failed = [outcome.source for outcome in outcomes if not outcome.ok]
     if failed:
         click.echo(f"radar: source(s) not fully successful: {', '.join(failed)}", err=True)

@@ -80,6 +80,38 @@ Css = Annotated[str, AfterValidator(_valid_css)]
 SelectorText = Annotated[Selector, BeforeValidator(_selector)]
 
 
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
+
+
+class Rewrite(StrictModel):
+    """A regex substitution on the canonical URL, e.g. an old URL scheme to the new one."""
+
+    pattern: Regex
+    replace: str
+
+
+class IdentityRule(StrictModel):
+    """How a source's item URLs become identities."""
+
+    rewrite: tuple[Rewrite, ...] = ()
+    id_pattern: str | None = Field(default=None, description="regex; group 1 is the item id")
+
+    @field_validator("id_pattern")
+    @classmethod
+    def _one_group(cls, value: str | None) -> str | None:
+        if value is not None and re.compile(_compiles(value)).groups < 1:
+            raise ValueError(f"id_pattern {value!r} needs a group: (…) around the id")
+        return value
+
+
 class CrawlerSettings(StrictModel):
     """How politely and patiently we fetch. Defaults suit small editorial sites."""
 
@@ -103,12 +135,13 @@ class SourceSpec(StrictModel):
     """Keys every source has, whatever its kind."""
 
     name: str = Field(pattern=NAME_PATTERN, max_length=64)
-    title: str | None = None
+    title: str | None = Field(default=None, max_length=300)
     kind: str
     url: Url
     language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN)
     schedule: str | None = None
     allowed_domains: tuple[str, ...] = ()
+    identity: IdentityRule | None = None
     enabled: bool = True
 
     @field_validator("schedule")

@@ -36,24 +36,35 @@ def fast_config(tmp_path: Path, *, extra_source: str = "") -> Path:
     return path
 
 
+def resolve_all(server: FixtureServer) -> list[str]:
+    return [arg for host in server.hosts() for arg in ("--resolve", f"{host}={server.address}")]
+
+
 def test_run_status_and_feed_over_loopback(fixture_sites: FixtureServer, tmp_path: Path) -> None:
     db, config = tmp_path / "radar.db", fast_config(tmp_path)
-    resolve = f"centerforborgerdialog.dk={fixture_sites.address}"
+    run = ["run", "--config", str(config), "--source", "cfb", *resolve_all(fixture_sites)]
 
-    first = radar("run", "--config", str(config), "--resolve", resolve, db=db)
+    first = radar(*run, db=db)
     fixture_sites.snapshot = "snapshot-2"
-    second = radar("run", "--config", str(config), "--resolve", resolve, db=db)
+    second = radar(*run, db=db)
     status = radar("status", "--config", str(config), "--json", db=db)
     feed = radar("feed", "--config", str(config), "--out", str(tmp_path / "out"), db=db)
 
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
-    [row] = json.loads(status.stdout)
-    assert (row["name"], row["status"], row["new"], row["items"]) == ("cfb", "ok", 3, 88)
-    assert row["removed_items"] == 2
+    rows = {row["name"]: row for row in json.loads(status.stdout)}
+    cfb = rows["cfb"]
+    assert (cfb["status"], cfb["new"], cfb["items"], cfb["removed_items"]) == ("ok", 3, 88, 2)
+    assert rows["skr"]["status"] == "never run"
     assert feed.returncode == 0
     parsed = feedparser.parse((tmp_path / "out" / "new.atom").read_bytes())
     assert not parsed.bozo and len(parsed.entries) == 3
-    assert (tmp_path / "out" / "cfb.atom").exists()
+    assert {path.name for path in (tmp_path / "out").iterdir()} == {
+        "new.atom",
+        "cfb.atom",
+        "knoca.atom",
+        "vive.atom",
+        "skr.atom",
+    }
 
 
 def test_a_failing_source_exits_1_and_the_others_are_committed(
@@ -68,19 +79,15 @@ def test_a_failing_source_exits_1_and_the_others_are_committed(
 """
     db, config = tmp_path / "radar.db", fast_config(tmp_path, extra_source=gone)
 
-    result = radar(
-        "run",
-        "--config",
-        str(config),
-        "--resolve",
-        f"centerforborgerdialog.dk={fixture_sites.address}",
-        db=db,
-    )
+    result = radar("run", "--config", str(config), *resolve_all(fixture_sites), db=db)
     status = json.loads(radar("status", "--config", str(config), "--json", db=db).stdout)
 
     assert result.returncode == 1
     assert "gone" in result.stderr
-    assert {row["name"]: row["status"] for row in status} == {"cfb": "baseline", "gone": "failed"}
+    statuses = {row["name"]: row["status"] for row in status}
+    assert statuses.pop("gone") == "failed"
+    assert set(statuses.values()) == {"baseline"}
+    assert set(statuses) == {"cfb", "knoca", "vive", "skr"}
 
 
 @pytest.mark.parametrize("command", ["run", "feed", "status"])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from radar.errors import FetchError
 from scraper.crawl import Crawl, PageMemo
+from scraper.identity import identity_function
 from scraper.normalise import build_items
 from scraper.urls import is_allowed
 
@@ -113,7 +114,12 @@ def _take(
         return memo.next_url
     tally.fetched += 1
     page = read(result, page_number=page_number)
-    normalised = build_items(page.records, page_url=page.base_url, language=spec.language)
+    normalised = build_items(
+        page.records,
+        page_url=page.base_url,
+        language=spec.language,
+        identity=identity_function(spec.identity),
+    )
     tally.items.extend(normalised.items)
     tally.skipped += normalised.skipped
     next_url = page.next_url
