@@ -53,6 +53,9 @@ class ExtractedItem:
     category: str | None = None
     date: PartialDate | None = None
     language: str | None = None
+    # Outbound links found in the item (a catalogue post's sources, PDFs). Not editorial:
+    # they are evidence for cross-referencing, and changing them announces nothing.
+    links: tuple[str, ...] = ()
 
     def editorial(self) -> dict[str, str | None]:
         """The editor-visible fields as text, the form the diff and the history compare."""

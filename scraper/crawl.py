@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from radar.errors import FetchError
     from radar.items import ExtractedItem
     from scraper.response import Validators
@@ -23,6 +25,9 @@ class PageMemo:
     validators: Validators
     item_keys: tuple[str, ...]
     next_url: str | None
+    # Per-item change stamps a listing gives (a sitemap's <lastmod>), so an adapter can tell
+    # an unchanged item without fetching its page again.
+    item_stamps: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

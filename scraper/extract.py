@@ -70,6 +70,7 @@ class RawRecord:
     """One item's fields exactly as selected: strings still to be cleaned, or None."""
 
     fields: Mapping[str, str | None]
+    links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

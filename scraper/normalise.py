@@ -68,7 +68,21 @@ def build_item(
         category=clean_text(fields.get("category"), limit=MAX_FIELD_CHARS["category"]),
         date=parse_date(clean_text(fields.get("date")), language=language),
         language=language,
+        links=_links(record.links, page_url=page_url),
     )
+
+
+MAX_LINKS = 50
+
+
+def _links(hrefs: Iterable[str], *, page_url: str) -> tuple[str, ...]:
+    """Absolute, web-only, de-duplicated outbound links, in page order, capped."""
+    found: dict[str, None] = {}
+    for href in hrefs:
+        url = absolute_url(page_url, href)
+        if url is not None:
+            found.setdefault(url)
+    return tuple(found)[:MAX_LINKS]
 
 
 def build_items(

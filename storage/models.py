@@ -106,6 +106,7 @@ class Item(SQLModel, table=True):
     date_value: dt.date | None = None
     date_precision: str | None = Field(default=None, max_length=8)
     language: str | None = Field(default=None, max_length=8)
+    links: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     fingerprint: str = Field(max_length=64)
     announced: bool = Field(default=False, description="False for items of the silent baseline")
     first_seen: dt.datetime = _when(default_factory=utcnow)
@@ -155,5 +156,6 @@ class PageMemo(SQLModel, table=True):
     etag: str | None = Field(default=None, max_length=500)
     last_modified: str | None = Field(default=None, max_length=100)
     item_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    item_stamps: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
     next_url: str | None = Field(default=None, sa_type=sa.Text)
     updated_at: dt.datetime = _when(default_factory=utcnow)

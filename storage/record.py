@@ -68,10 +68,12 @@ class DiffRecorder:
         self._event(row, change.kind, {"fields": details} if details else None)
 
     def _follow_url(self, item: ExtractedItem) -> None:
-        """Keep the link current when only the URL moved (an id-based identity, a new slug)."""
+        """Keep link and outbound links current: they may move without an editorial change
+        (an id-based identity keeps its item when the slug is edited)."""
         row = self.items[item.key]
-        if row.url != item.url:
-            row.url = item.url
+        links = list(item.links)
+        if row.url != item.url or row.links != links:
+            row.url, row.links = item.url, links
             self.session.add(row)
 
     def _insert(self, item: ExtractedItem) -> Item:

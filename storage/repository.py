@@ -89,6 +89,7 @@ def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
             validators=Validators(etag=row.etag, last_modified=row.last_modified),
             item_keys=tuple(row.item_keys),
             next_url=row.next_url,
+            item_stamps=dict(row.item_stamps or {}),
         )
         for row in rows
     }
@@ -121,6 +122,7 @@ def save_memos(
             etag=_fits(memo.validators.etag, MAX_ETAG),
             last_modified=_fits(memo.validators.last_modified, MAX_LAST_MODIFIED),
             item_keys=list(memo.item_keys),
+            item_stamps=dict(memo.item_stamps),
             next_url=memo.next_url,
             updated_at=now,
         )
@@ -138,6 +140,7 @@ def item_fields(item: ExtractedItem) -> dict[str, Any]:
         "date_value": date.value if date else None,
         "date_precision": str(date.precision) if date else None,
         "language": item.language,
+        "links": list(item.links),
         "fingerprint": item.fingerprint(),
     }
 
