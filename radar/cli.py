@@ -6,6 +6,7 @@ Exit codes: 0 all is well; 1 a source failed (the others are still committed);
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 from rich.progress import Progress
+from rich.text import Text
 
 from radar.config import DEFAULT_CONFIG, RadarConfig, load_config
 from radar.errors import ConfigError, RadarError
@@ -42,6 +44,9 @@ config_option = click.option(
     default=DEFAULT_CONFIG,
     show_default=True,
     help="The configuration file.",
+)
+resolve_option = click.option(
+    "--resolve", multiple=True, help="HOST=127.0.0.1:PORT: fetch HOST from a local mirror."
 )
 
 
@@ -123,9 +128,7 @@ def _print_outcome(console: Console, outcome: RunOutcome) -> None:
 @main.command()
 @config_option
 @click.option("--source", "sources", multiple=True, help="Run only this source (repeatable).")
-@click.option(
-    "--resolve", multiple=True, help="HOST=127.0.0.1:PORT: fetch HOST from a local mirror."
-)
+@resolve_option
 def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -> None:
     """Crawl the sources once and record what changed."""
     config = _load(config_path)
@@ -205,3 +208,55 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
     except RadarError as exc:
         click.echo(f"radar: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+@click.option("--source", "sources", multiple=True, help="Check only this source (repeatable).")
+@resolve_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def check(
+    config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...], as_json: bool
+) -> None:
+    """Crawl once, store nothing: items found, field coverage and samples per source."""
+    from radar.check import check_sources, check_table
+
+    config = _load(config_path)
+    specs = _select(config, sources)
+    reports = asyncio.run(check_sources(config, specs, host_map=_parse_resolve(resolve)))
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in reports], ensure_ascii=False, indent=2))
+    else:
+        console = Console()
+        console.print(check_table(reports))
+        for r in reports:
+            for item in r.samples:
+                console.print(Text(f"  {r.source}: {item.title} – {item.url}"))
+    if not all(r.ok for r in reports):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@config_option
+@click.argument("source")
+@click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
+@resolve_option
+def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, ...]) -> None:
+    """Save the raw answers of one crawl of SOURCE under OUT_DIR, as fixture files."""
+    from radar.snapshot import SnapshotWriter
+    from scraper.adapters import adapter_for
+    from scraper.fetch import Fetcher
+
+    config = _load(config_path)
+    [spec] = _select(config, [source])
+    writer = SnapshotWriter(out_dir)
+
+    async def crawl() -> None:
+        async with Fetcher(
+            config.crawler, host_map=_parse_resolve(resolve), on_response=writer
+        ) as fetcher:
+            await adapter_for(spec.kind).crawl(spec, fetcher=fetcher, memos={})
+
+    asyncio.run(crawl())
+    for path in writer.finish():
+        click.echo(str(path))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,15 @@ from scraper.robots import RobotsAnswer, RobotsCache
 from scraper.urls import absolute_url, host_of, is_allowed
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Mapping
 
     from tenacity import RetryCallState
 
     from scraper.spec import CrawlerSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Called with (url, status, headers, body) of every answer: `radar snapshot` saves them.
+ResponseHook = Callable[[str, int, dict[str, str], bytes], None]
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 
@@ -86,9 +89,11 @@ class Fetcher:
         *,
         host_map: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_response: ResponseHook | None = None,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
+        self._on_response = on_response
         self._limiter = HostLimiter(
             delay=settings.host_delay, concurrency=settings.host_concurrency, sleep=sleep
         )
@@ -199,9 +204,11 @@ class Fetcher:
             async with self._client.stream("GET", url, headers=headers) as response:
                 location = response.headers.get("Location")
                 if response.status_code in REDIRECT_STATUSES and location:
+                    self._record(url, response, b"")
                     return _Redirect(location)
                 self._check_status(response, source=source, url=url)
                 body = await self._read_capped(response, source=source, url=url)
+                self._record(url, response, body)
         except httpx.TimeoutException as exc:
             raise TransientFetchError(f"timed out: {exc!r}", source=source, url=url) from exc
         except httpx.TransportError as exc:
@@ -259,7 +266,12 @@ class Fetcher:
                 response = await self._client.get(robots_url, follow_redirects=True)
         except httpx.HTTPError:
             return RobotsAnswer(status=None, text=None)
+        self._record(robots_url, response, response.content)
         return RobotsAnswer(status=response.status_code, text=response.text)
+
+    def _record(self, url: str, response: httpx.Response, body: bytes) -> None:
+        if self._on_response is not None:
+            self._on_response(url, response.status_code, dict(response.headers), body)
 
 
 def _validators_of(response: httpx.Response, *, fallback: Validators | None) -> Validators:
