@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 # Part of every item id: changing it would re-announce every item ever published.
 ENTRY_ID_YEAR = 2026
 SOURCE_SCHEME = "urn:inspiration-radar:source"
+CATALOGUE_SCHEME = "urn:inspiration-radar:catalogue"
+IN_CATALOGUE_LABEL = "Allerede i kataloget"
 PRECISION_SCHEME = "urn:inspiration-radar:date-precision"
 FIRST_SEEN = "first-seen"
 # Atom requires a non-empty title; Danish because that is what editors read.
@@ -71,6 +73,8 @@ class FeedEntry:
     published: PartialDate | None
     first_seen: datetime
     updated: datetime
+    # The catalogue already links to this item: editors need not add it again.
+    in_catalogue: bool = False
 
     def __post_init__(self) -> None:
         _require_web_url("link", self.link)
@@ -170,6 +174,9 @@ def _add_entry(generator: FeedGenerator, entry: FeedEntry) -> None:
     item.title(_text(entry.title) or UNTITLED)
     item.link(href=_text(entry.link), rel="alternate")
     summary = _text(entry.summary or "")
+    if entry.in_catalogue:
+        # Said in the summary too, since most readers never show categories.
+        summary = f"{IN_CATALOGUE_LABEL}. {summary}".strip()
     if summary:
         item.summary(summary, type="text")
     item.author(name=_text(entry.source_title) or _text(entry.source_name))
@@ -179,6 +186,8 @@ def _add_entry(generator: FeedGenerator, entry: FeedEntry) -> None:
         term=_text(entry.source_name), label=_text(entry.source_title), scheme=SOURCE_SCHEME
     )
     item.category(term=precision, label=_PRECISION_LABELS[precision], scheme=PRECISION_SCHEME)
+    if entry.in_catalogue:
+        item.category(term="in-catalogue", label=IN_CATALOGUE_LABEL, scheme=CATALOGUE_SCHEME)
     item.published(published)
     item.updated(entry.updated.astimezone(UTC))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from radar.errors import ConfigError
 from scraper.adapters import adapter_for, known_kinds
@@ -41,7 +41,16 @@ class FeedSettings(StrictModel):
 class RadarConfig(StrictModel):
     crawler: CrawlerSettings
     feed: FeedSettings = FeedSettings()
+    catalogue: str | None = Field(
+        default=None, description="the source that is the editors' own catalogue"
+    )
     sources: tuple[SourceSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _catalogue_is_a_source(self) -> RadarConfig:
+        if self.catalogue is not None and self.catalogue not in {s.name for s in self.sources}:
+            raise ValueError(f"catalogue: {self.catalogue!r} is not the name of a source")
+        return self
 
     @field_validator("sources", mode="before")
     @classmethod

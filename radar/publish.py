@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from feeds import FeedEntry, FeedMeta, build_atom, entry_id_for, tag_uri
+from radar.crossref import covered_keys, is_covered
 from storage.models import utcnow
-from storage.queries import AnnouncedItem, announced_items
+from storage.queries import AnnouncedItem, announced_items, source_links
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 ALL_NEW = "new"
 
 
-def to_entry(item: AnnouncedItem, *, authority: str) -> FeedEntry:
+def to_entry(item: AnnouncedItem, *, authority: str, in_catalogue: bool = False) -> FeedEntry:
     return FeedEntry(
         entry_id=entry_id_for(authority=authority, source_name=item.source_name, item_key=item.key),
         title=item.title,
@@ -38,6 +39,7 @@ def to_entry(item: AnnouncedItem, *, authority: str) -> FeedEntry:
         published=item.date,
         first_seen=item.first_seen,
         updated=item.updated_at,
+        in_catalogue=in_catalogue,
     )
 
 
@@ -68,14 +70,26 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def _feed(
-    session: Session, settings: FeedSettings, name: str, title: str, source: str | None
+    session: Session,
+    settings: FeedSettings,
+    covered: dict[str, set[str]],
+    *,
+    name: str,
+    title: str,
+    source: str | None,
 ) -> bytes:
     limit = settings.max_entries
     rows = announced_items(session, source_name=source, limit=limit)
-    entries = [to_entry(row, authority=settings.id_authority) for row in rows]
-    return build_atom(
-        _meta(settings, name=name, title=title, entries=entries), entries, max_entries=limit
-    )
+    entries = [
+        to_entry(
+            row,
+            authority=settings.id_authority,
+            in_catalogue=is_covered(covered, source=row.source_name, key=row.key),
+        )
+        for row in rows
+    ]
+    meta = _meta(settings, name=name, title=title, entries=entries)
+    return build_atom(meta, entries, max_entries=limit)
 
 
 def write_feeds(engine: Engine, config: RadarConfig, *, out_dir: Path | None = None) -> list[Path]:
@@ -87,8 +101,17 @@ def write_feeds(engine: Engine, config: RadarConfig, *, out_dir: Path | None = N
     ]
     written = []
     with Session(engine) as session:
+        covered = _covered(session, config)
         for name, title, source in feeds:
             path = target / f"{name}.atom"
-            write_atomically(path, _feed(session, settings, name, title, source))
+            data = _feed(session, settings, covered, name=name, title=title, source=source)
+            write_atomically(path, data)
             written.append(path)
     return written
+
+
+def _covered(session: Session, config: RadarConfig) -> dict[str, set[str]]:
+    if config.catalogue is None:
+        return {}
+    others = [spec for spec in config.sources if spec.name != config.catalogue]
+    return covered_keys(others, source_links(session, config.catalogue))

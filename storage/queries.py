@@ -121,3 +121,17 @@ def _last_success(session: Session, source_id: int) -> dt.datetime | None:
         .limit(1)
     )
     return session.exec(statement).first()
+
+
+def source_links(session: Session, source_name: str) -> list[str]:
+    """Every link of a source's present items: their own URLs and their outbound links."""
+    statement = (
+        select(Item.url, Item.links)
+        .join(Source, col(Source.id) == col(Item.source_id))
+        .where(Source.name == source_name, col(Item.removed_at).is_(None))
+    )
+    links: list[str] = []
+    for url, outbound in session.exec(statement):
+        links.append(url)
+        links.extend(outbound or [])
+    return links
