@@ -110,7 +110,8 @@ def _describe(errors: list[ErrorDetails], *, prefix: str) -> list[str]:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
-        lines.append(f"{prefix}.{where}: {message}" if where else f"{prefix}: {message}")
+        label = ".".join(part for part in (prefix, where) if part)
+        lines.append(f"{label}: {message}" if label else message)
     return lines
 
 
