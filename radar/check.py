@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from radar.health import FIELDS, coverage
 from scraper.adapters import adapter_for
 from scraper.fetch import Fetcher
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from scraper.crawl import Crawl
     from scraper.spec import SourceSpec
 
-FIELDS = ("title", "link", "summary", "category", "date")
 SAMPLES = 3
 
 
@@ -60,18 +60,6 @@ class CheckReport:
 
 def _sample(item: ExtractedItem) -> dict[str, str | None]:
     return {"link": item.url, **item.editorial()}
-
-
-def coverage(items: Sequence[ExtractedItem]) -> dict[str, float]:
-    """The share of items (0..1) that have each field."""
-    if not items:
-        return dict.fromkeys(FIELDS, 0.0)
-    filled = {name: 0 for name in FIELDS}
-    for item in items:
-        values = {**item.editorial(), "link": item.url}
-        for name in FIELDS:
-            filled[name] += values.get(name) is not None
-    return {name: round(count / len(items), 3) for name, count in filled.items()}
 
 
 def report(spec: SourceSpec, crawl: Crawl) -> CheckReport:

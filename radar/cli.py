@@ -31,7 +31,7 @@ from storage.db import open_database
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from radar.pipeline import RunOutcome
+    from radar.runs import RunOutcome
     from scraper.spec import SourceSpec
 
 EXIT_FAILED = 1

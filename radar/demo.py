@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from radar.config import RadarConfig
-    from radar.pipeline import RunOutcome
+    from radar.runs import RunOutcome
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 FIXTURE_SITES = CHECKOUT / "tests" / "fixtures" / "sites"

@@ -8,87 +8,40 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from radar.errors import RadarError
+from radar.health import RunStats, baseline_of, coverage, suspicion
+from radar.runs import RunOutcome, close_run, finish_failed, outcome_of, settle, start_run
 from scraper.adapters import adapter_for
 from storage.diff import Diff, diff
 from storage.models import EventKind, Run, RunStatus, utcnow
 from storage.record import DiffRecorder, RunContext
 from storage.repository import (
-    ensure_source,
     has_complete_baseline,
     items_by_key,
     known_items,
     load_memos,
-    mark_crashed_runs,
+    recent_complete_runs,
     save_memos,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from sqlalchemy.engine import Engine
 
     from scraper.crawl import Crawl
     from scraper.fetch import Fetcher
     from scraper.spec import SourceSpec
+    from storage.diff import KnownItem
+
+__all__ = ["RunOutcome", "record_crawl", "run_source", "run_sources", "start_run"]
 
 log = logging.getLogger(__name__)
-
-FAILING_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CRASHED, RunStatus.SUSPECT})
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """The result of one run of one source: what the CLI prints and the exit code depends on."""
-
-    source: str
-    run_id: int | None
-    status: RunStatus
-    pages: int = 0
-    items: int = 0
-    skipped: int = 0
-    new: int = 0
-    changed: int = 0
-    removed: int = 0
-    reappeared: int = 0
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status not in FAILING_STATUSES and self.status is not RunStatus.PARTIAL
-
-
-def start_run(engine: Engine, spec: SourceSpec) -> tuple[int, int]:
-    """Record that a run began (its own small transaction); return (source id, run id)."""
-    with Session(engine) as session:
-        source = ensure_source(
-            session, name=spec.name, title=spec.display_title, kind=spec.kind, url=spec.url
-        )
-        assert source.id is not None
-        crashed = mark_crashed_runs(session, source.id)
-        if crashed:
-            log.warning("[%s] %d earlier run(s) had crashed", spec.name, crashed)
-        run = Run(source_id=source.id, started_at=utcnow())
-        session.add(run)
-        session.commit()
-        assert run.id is not None
-        return source.id, run.id
-
-
-def finish_failed(engine: Engine, run_id: int, status: RunStatus, error: str, pages: int) -> None:
-    """Close a run that changed nothing, in a transaction of its own."""
-    with Session(engine) as session:
-        run = session.get_one(Run, run_id)
-        run.status, run.error, run.finished_at = status, error[:4000], utcnow()
-        run.pages_fetched = pages
-        session.add(run)
-        session.commit()
 
 
 def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
@@ -121,57 +74,68 @@ def record_crawl(
         baseline = not has_complete_baseline(session, source_id)
         items = items_by_key(session, source_id)
         known = known_items(items)
-        active = sum(1 for k in known.values() if not k.removed)
-        suspicion = _looks_broken(crawl, active, baseline=baseline)
+        changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)
+        stats = _stats(crawl, changes)
+        suspicion = _guard(session, source_id, spec, crawl, stats, known, baseline=baseline)
         if suspicion:
             session.rollback()
             finish_failed(engine, run_id, RunStatus.SUSPECT, suspicion, crawl.pages_fetched)
             return RunOutcome(spec.name, run_id, RunStatus.SUSPECT, crawl.pages, error=suspicion)
-        changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)
         context = RunContext(source_id=source_id, run_id=run_id, now=now, announce=not baseline)
         DiffRecorder(session, items, context).record(
             changes, carried=crawl.carried_keys, complete=crawl.complete
         )
         save_memos(session, source_id, crawl.memos, now=now, prune=crawl.complete)
-        outcome = _outcome(spec, run_id, crawl, changes, _status_of(crawl, baseline=baseline))
-        _close_run(session.get_one(Run, run_id), crawl, outcome)
+        outcome = outcome_of(spec, run_id, crawl, changes, _status_of(crawl, baseline=baseline))
+        run = session.get_one(Run, run_id)
+        close_run(run, crawl, outcome)
+        run.coverage = stats.coverage
         session.commit()
     return outcome
 
 
-def _outcome(
-    spec: SourceSpec, run_id: int, crawl: Crawl, changes: Diff, status: RunStatus
-) -> RunOutcome:
-    counted = status is not RunStatus.BASELINE
-    return RunOutcome(
-        source=spec.name,
-        run_id=run_id,
-        status=status,
-        pages=crawl.pages,
+def _stats(crawl: Crawl, changes: Diff) -> RunStats:
+    return RunStats(
         items=len(crawl.items) + len(crawl.carried_keys),
-        skipped=crawl.skipped,
-        new=changes.count(EventKind.NEW) if counted else 0,
-        changed=changes.count(EventKind.CHANGED) if counted else 0,
-        removed=changes.count(EventKind.REMOVED) if counted else 0,
-        reappeared=changes.count(EventKind.REAPPEARED) if counted else 0,
-        error=str(crawl.error) if crawl.error else None,
+        coverage=coverage(crawl.items) if crawl.items else None,
+        new=changes.count(EventKind.NEW),
+        complete=crawl.complete,
     )
 
 
-def _close_run(run: Run, crawl: Crawl, outcome: RunOutcome) -> None:
-    run.status = outcome.status
-    run.finished_at = utcnow()
-    run.complete = crawl.complete
-    run.pages_fetched, run.pages_not_modified = crawl.pages_fetched, crawl.pages_not_modified
-    run.items_found, run.items_skipped = outcome.items, outcome.skipped
-    run.new, run.changed = outcome.new, outcome.changed
-    run.removed, run.reappeared = outcome.removed, outcome.reappeared
-    run.error = outcome.error
+def _guard(
+    session: Session,
+    source_id: int,
+    spec: SourceSpec,
+    crawl: Crawl,
+    stats: RunStats,
+    known: Mapping[str, KnownItem],
+    *,
+    baseline: bool,
+) -> str | None:
+    """Why this run must not be recorded (a suspected redesign), or None."""
+    active = sum(1 for k in known.values() if not k.removed)
+    broken = _looks_broken(crawl, active, baseline=baseline)
+    if broken or baseline:
+        return broken
+    history = [
+        RunStats(items=run.items_found, coverage=run.coverage)
+        for run in recent_complete_runs(session, source_id)
+    ]
+    return suspicion(stats, baseline_of(history), spec.health, known_active=active)
 
 
 async def run_source(spec: SourceSpec, *, engine: Engine, fetcher: Fetcher) -> RunOutcome:
-    """The recipe for one source: start, crawl, then diff and record — or record the failure."""
+    """The recipe for one source: start, crawl, diff and record; then settle its health."""
     ids = start_run(engine, spec)
+    outcome = await _crawl_and_record(spec, ids, engine=engine, fetcher=fetcher)
+    settle(engine, spec, ids[0], outcome)
+    return outcome
+
+
+async def _crawl_and_record(
+    spec: SourceSpec, ids: tuple[int, int], *, engine: Engine, fetcher: Fetcher
+) -> RunOutcome:
     with Session(engine) as session:
         memos = load_memos(session, ids[0])
     crawl = await adapter_for(spec.kind).crawl(spec, fetcher=fetcher, memos=memos)

@@ -25,6 +25,7 @@ NEVER_RUN = "never run"
 class StatusRow:
     name: str
     title: str
+    health: str
     status: str
     last_run: dt.datetime | None
     last_success: dt.datetime | None
@@ -49,6 +50,7 @@ def _row(name: str, title: str, state: SourceState | None) -> StatusRow:
     return StatusRow(
         name=name,
         title=title,
+        health=state.health if state else "ok",
         status=run.status if run else NEVER_RUN,
         last_run=(run.finished_at or run.started_at) if run else None,
         last_success=state.last_success if state else None,
@@ -74,12 +76,13 @@ def status_rows(engine: Engine, config: RadarConfig) -> list[StatusRow]:
     return rows
 
 
+HEALTH_STYLE = {"ok": "green", "recovered": "cyan", "degraded": "yellow", "failing": "red"}
 STATUS_STYLE = {"ok": "green", "baseline": "cyan", "unchanged": "green", "partial": "yellow"}
 
 
 def status_table(rows: list[StatusRow]) -> Table:
     table = Table(title="Inspiration Radar – kilder")
-    for column in ("source", "status", "last run (UTC)"):
+    for column in ("source", "health", "last run", "last run (UTC)"):
         table.add_column(column)
     for column in ("items", "new", "changed", "removed", "back"):
         table.add_column(column, justify="right")
@@ -88,6 +91,7 @@ def status_table(rows: list[StatusRow]) -> Table:
         style = STATUS_STYLE.get(row.status, "red" if row.status != NEVER_RUN else "dim")
         table.add_row(
             row.name,
+            f"[{HEALTH_STYLE.get(row.health, 'red')}]{row.health}[/]",
             f"[{style}]{row.status}[/]",
             row.last_run.strftime("%Y-%m-%d %H:%M") if row.last_run else "–",
             str(row.items),

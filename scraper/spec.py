@@ -112,6 +112,21 @@ class IdentityRule(StrictModel):
         return value
 
 
+class HealthRule(StrictModel):
+    """When a run looks like a redesign rather than news, and when a source is failing."""
+
+    min_share: float = Field(
+        default=0.5, ge=0, le=1, description="fewer items than this share of usual: suspect"
+    )
+    max_new_share: float = Field(
+        default=0.5, gt=0, le=1, description="more new items than this share: suspect"
+    )
+    field_floor: float = Field(
+        default=0.5, ge=0, le=1, description="a usually filled field below this share: suspect"
+    )
+    failing_after: int = Field(default=3, ge=1, le=100, description="bad runs in a row")
+
+
 class CrawlerSettings(StrictModel):
     """How politely and patiently we fetch. Defaults suit small editorial sites."""
 
@@ -142,6 +157,7 @@ class SourceSpec(StrictModel):
     schedule: str | None = None
     allowed_domains: tuple[str, ...] = ()
     identity: IdentityRule | None = None
+    health: HealthRule = HealthRule()
     enabled: bool = True
 
     @field_validator("schedule")

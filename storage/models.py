@@ -72,6 +72,9 @@ class Source(SQLModel, table=True):
     kind: str = Field(max_length=32)
     url: str = Field(sa_type=sa.Text)
     created_at: dt.datetime = _when(default_factory=utcnow)
+    health: str = Field(default="ok", max_length=16)
+    failures: int = Field(default=0, description="bad runs in a row")
+    health_since: dt.datetime | None = _when(default=None, nullable=True)
 
 
 class Run(SQLModel, table=True):
@@ -89,6 +92,7 @@ class Run(SQLModel, table=True):
     changed: int = 0
     removed: int = 0
     reappeared: int = 0
+    coverage: dict[str, float] | None = Field(default=None, sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
 
 

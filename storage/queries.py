@@ -76,6 +76,7 @@ class SourceState:
 
     name: str
     title: str
+    health: str
     items: int
     removed: int
     last_run: Run | None
@@ -95,6 +96,7 @@ def source_states(session: Session) -> dict[str, SourceState]:
         states[source.name] = SourceState(
             name=source.name,
             title=source.title,
+            health=source.health,
             items=present,
             removed=removed,
             last_run=last,

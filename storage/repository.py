@@ -159,3 +159,32 @@ def stored_editorial(item: Item) -> dict[str, str | None]:
 
 def field_changes(before: dict[str, str | None], after: dict[str, str | None]) -> dict[str, Any]:
     return {name: [before[name], after[name]] for name in after if before.get(name) != after[name]}
+
+
+def recent_complete_runs(session: Session, source_id: int, *, limit: int = 5) -> list[Run]:
+    """The last successful complete runs of a source, newest first: the usual to compare with."""
+    usual = [RunStatus.OK, RunStatus.UNCHANGED, RunStatus.BASELINE]
+    statement = (
+        select(Run)
+        .where(
+            col(Run.source_id) == source_id,
+            col(Run.complete).is_(True),
+            col(Run.status).in_([str(status) for status in usual]),
+        )
+        .order_by(col(Run.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(statement))
+
+
+def settle_health(
+    session: Session, source_id: int, *, health: str, failures: int, now: dt.datetime
+) -> str | None:
+    """Store a source's health; return the previous health when it changed."""
+    source = session.get_one(Source, source_id)
+    previous = source.health
+    source.health, source.failures = health, failures
+    if previous != health:
+        source.health_since = now
+    session.add(source)
+    return previous if previous != health else None
