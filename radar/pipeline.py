@@ -18,6 +18,7 @@ from radar.health import RunStats, baseline_of, coverage, suspicion
 from radar.runs import RunOutcome, close_run, finish_failed, outcome_of, settle, start_run
 from scraper.adapters import adapter_for
 from storage.diff import Diff, diff
+from storage.locks import source_lock
 from storage.models import EventKind, Run, RunStatus, utcnow
 from storage.record import DiffRecorder, RunContext
 from storage.repository import (
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["RunOutcome", "record_crawl", "run_source", "run_sources", "start_run"]
 
 log = logging.getLogger(__name__)
+SKIPPED_MESSAGE = "another run of this source is in progress"
 
 
 def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
@@ -126,11 +128,18 @@ def _guard(
 
 
 async def run_source(spec: SourceSpec, *, engine: Engine, fetcher: Fetcher) -> RunOutcome:
-    """The recipe for one source: start, crawl, diff and record; then settle its health."""
-    ids = start_run(engine, spec)
-    outcome = await _crawl_and_record(spec, ids, engine=engine, fetcher=fetcher)
-    settle(engine, spec, ids[0], outcome)
-    return outcome
+    """The recipe for one source: start, crawl, diff and record; then settle its health.
+
+    Never two runs of one source at once, in any process: the second one skips it.
+    """
+    with source_lock(engine, spec.name) as mine:
+        if not mine:
+            log.warning("[%s] skipped: another run of this source is in progress", spec.name)
+            return RunOutcome(spec.name, None, RunStatus.SKIPPED, error=SKIPPED_MESSAGE)
+        ids = start_run(engine, spec)
+        outcome = await _crawl_and_record(spec, ids, engine=engine, fetcher=fetcher)
+        settle(engine, spec, ids[0], outcome)
+        return outcome
 
 
 async def _crawl_and_record(

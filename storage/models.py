@@ -49,6 +49,7 @@ class RunStatus(StrEnum):
     SUSPECT = "suspect"  # looked like a redesign (e.g. no items at all): nothing recorded
     FAILED = "failed"  # nothing usable fetched; no item changed
     CRASHED = "crashed"  # found still RUNNING by a later run: the process died mid-run
+    SKIPPED = "skipped"  # never stored: another process was running the source
 
 
 SUCCESSFUL_RUNS = (RunStatus.BASELINE, RunStatus.OK, RunStatus.UNCHANGED, RunStatus.PARTIAL)
