@@ -148,7 +148,7 @@ async def _crawl_and_record(
     with Session(engine) as session:
         memos = load_memos(session, ids[0])
     crawl = await adapter_for(spec.kind).crawl(spec, fetcher=fetcher, memos=memos)
-    if crawl.error is not None and crawl.pages == 0:
+    if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(crawl.error))
     try:

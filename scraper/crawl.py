@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from radar.errors import FetchError
+    from radar.errors import ExtractError, FetchError
     from radar.items import ExtractedItem
     from scraper.response import Validators
 
@@ -47,7 +47,7 @@ class Crawl:
     pages_not_modified: int = 0
     skipped: int = 0
     complete: bool = False
-    error: FetchError | None = None
+    error: FetchError | ExtractError | None = None
     notes: tuple[str, ...] = field(default=())
 
     @property

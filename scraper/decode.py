@@ -91,3 +91,19 @@ def decode_body(body: bytes, content_type: str | None) -> str:
         return body[skip:].decode(encoding, errors="replace")
     except (LookupError, UnicodeError):
         return body[skip:].decode("cp1252", errors="replace")
+
+
+_BINARY_SCAN_BYTES = 2048
+
+
+def looks_binary(body: bytes) -> bool:
+    """True for bytes no text page has: many NULs and control bytes near the start.
+
+    A stray NUL or two does occur in real (broken) pages; those are read, and the
+    normaliser removes the control characters.
+    """
+    head = body[:_BINARY_SCAN_BYTES]
+    if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    return controls / len(head) > 0.05

@@ -6,8 +6,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
+from radar.errors import ExtractError
 from scraper.adapters.paging import ReadPage, walk_pages
 from scraper.adapters.registry import register
+from scraper.decode import looks_binary
 from scraper.extract import extract_listing
 from scraper.spec import Css, Selector, SelectorText, SourceSpec, StrictModel
 from scraper.urls import absolute_url
@@ -55,6 +57,12 @@ class HtmlAdapter:
         assert isinstance(spec, HtmlSpec)
 
         def read(result: FetchResult, *, page_number: int) -> ReadPage:
+            if looks_binary(result.body):
+                raise ExtractError(
+                    f"binary content served as {result.content_type or 'a page'}",
+                    source=spec.name,
+                    url=result.url,
+                )
             page = extract_listing(
                 result.text,
                 item=spec.item,

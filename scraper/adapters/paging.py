@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from radar.errors import FetchError
+from radar.errors import ExtractError, FetchError
 from scraper.crawl import Crawl, PageMemo
 from scraper.identity import identity_function
 from scraper.normalise import build_items
@@ -52,7 +52,7 @@ class _Tally:
         self.not_modified = 0
         self.skipped = 0
 
-    def crawl(self, *, complete: bool, error: FetchError | None = None) -> Crawl:
+    def crawl(self, *, complete: bool, error: FetchError | ExtractError | None = None) -> Crawl:
         return Crawl(
             items=tuple(self.items),
             carried_keys=frozenset(self.carried),
@@ -91,9 +91,9 @@ async def walk_pages(
                 validators=memo.validators if memo else None,
                 allowed=spec.allowed_domains,
             )
-        except FetchError as error:
+            url = _take(spec, result, memo, tally, read, page_number=len(visited))
+        except (FetchError, ExtractError) as error:
             return tally.crawl(complete=False, error=error)
-        url = _take(spec, result, memo, tally, read, page_number=len(visited))
     return tally.crawl(complete=True)
 
 
