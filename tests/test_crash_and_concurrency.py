@@ -113,3 +113,39 @@ def test_two_runs_at_once_never_run_the_same_source_twice(
     assert (one.returncode, two.returncode) == (0, 0), err_one + err_two
     assert "another run of this source is in progress" in err_two
     assert announced(engine) == expected_changes()
+
+
+def test_runs_of_different_sources_at_once_share_one_database(
+    engine: Engine, fixture_sites: FixtureServer, tmp_path: Path
+) -> None:
+    config = fast_config(tmp_path)
+    env = {**os.environ, "RADAR_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    fixture_sites.latency = 0.05
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "radar",
+                "run",
+                "--config",
+                str(config),
+                "--source",
+                name,
+                *resolve_all(fixture_sites),
+            ],
+            env=env,
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name in ("cfb", "knoca", "vive", "skr")
+    ]
+    errors = [run.communicate(timeout=DEADLINE)[1] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
+    assert not any("database is locked" in err for err in errors)
+    with Session(engine) as session:
+        statuses = sorted(run.status for run in session.exec(select(Run)))
+    assert statuses == [RunStatus.BASELINE] * 4

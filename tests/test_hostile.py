@@ -158,3 +158,19 @@ async def test_markup_and_control_characters_never_reach_a_feed_as_markup(
     assert entry.title == "&lt;img src=x onerror=alert(1)&gt; Ny rapport"
     assert "\x07" not in entry.title and "\x1b" not in entry.summary
     assert events(engine) == ["new"]
+
+
+async def test_a_listing_robots_txt_forbids_is_reported_not_fetched(
+    listing_site: ListingSite, engine: Engine
+) -> None:
+    listing_site.write("s", [Entry("a", "A")])
+    (listing_site.root / "s" / listing_site.host / "robots.txt").write_text(
+        "User-agent: *\nDisallow: /list/\n", encoding="utf-8"
+    )
+    with FixtureServer(listing_site.root, snapshot="s") as server:
+        [outcome] = await crawl(server, engine, [listing_site.spec()])
+        paths = [r.path for r in server.requests]
+
+    assert outcome.status == RunStatus.FAILED
+    assert "robots.txt disallows" in (outcome.error or "")
+    assert paths == ["/robots.txt"]
