@@ -14,6 +14,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from radar.errors import ConfigError
+from radar.relevance import RelevanceSettings
 from scraper.adapters import adapter_for, known_kinds
 from scraper.spec import CrawlerSettings, SourceSpec, StrictModel
 
@@ -38,9 +39,17 @@ class FeedSettings(StrictModel):
     language: str = "da"
 
 
+class ReviewSettings(StrictModel):
+    """`review:` – whether editors review new items before they reach the public feed."""
+
+    enabled: bool = True
+
+
 class RadarConfig(StrictModel):
     crawler: CrawlerSettings
     feed: FeedSettings = FeedSettings()
+    review: ReviewSettings = ReviewSettings()
+    relevance: RelevanceSettings = RelevanceSettings()
     catalogue: str | None = Field(
         default=None, description="the source that is the editors' own catalogue"
     )

@@ -16,12 +16,14 @@ from sqlmodel import Session
 from radar.errors import RadarError
 from radar.health import RunStats, baseline_of, coverage, suspicion
 from radar.runs import RunOutcome, close_run, finish_failed, outcome_of, settle, start_run
+from radar.triage import Triage, compile_rules
 from scraper.adapters import adapter_for
 from storage.diff import Diff, diff
 from storage.locks import source_lock
 from storage.models import EventKind, Run, RunStatus, utcnow
 from storage.record import DiffRecorder, RunContext
 from storage.repository import (
+    active_rules,
     has_complete_baseline,
     items_by_key,
     known_items,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from radar.relevance import RelevanceSettings
     from scraper.crawl import Crawl
     from scraper.fetch import Fetcher
     from scraper.spec import SourceSpec
@@ -67,7 +70,12 @@ def _looks_broken(crawl: Crawl, known_active: int, *, baseline: bool) -> str | N
 
 
 def record_crawl(
-    engine: Engine, spec: SourceSpec, ids: tuple[int, int], crawl: Crawl
+    engine: Engine,
+    spec: SourceSpec,
+    ids: tuple[int, int],
+    crawl: Crawl,
+    *,
+    relevance: RelevanceSettings | None = None,
 ) -> RunOutcome:
     """Diff the crawl against the stored items and write everything in one transaction."""
     source_id, run_id = ids
@@ -83,7 +91,14 @@ def record_crawl(
             session.rollback()
             finish_failed(engine, run_id, RunStatus.SUSPECT, suspicion, crawl.pages_fetched)
             return RunOutcome(spec.name, run_id, RunStatus.SUSPECT, crawl.pages, error=suspicion)
-        context = RunContext(source_id=source_id, run_id=run_id, now=now, announce=not baseline)
+        rules = compile_rules(active_rules(session), source=spec.name)
+        context = RunContext(
+            source_id=source_id,
+            run_id=run_id,
+            now=now,
+            announce=not baseline,
+            assess=Triage(relevance, rules),
+        )
         DiffRecorder(session, items, context).record(
             changes, carried=crawl.carried_keys, complete=crawl.complete
         )
@@ -127,7 +142,13 @@ def _guard(
     return suspicion(stats, baseline_of(history), spec.health, known_active=active)
 
 
-async def run_source(spec: SourceSpec, *, engine: Engine, fetcher: Fetcher) -> RunOutcome:
+async def run_source(
+    spec: SourceSpec,
+    *,
+    engine: Engine,
+    fetcher: Fetcher,
+    relevance: RelevanceSettings | None = None,
+) -> RunOutcome:
     """The recipe for one source: start, crawl, diff and record; then settle its health.
 
     Never two runs of one source at once, in any process: the second one skips it.
@@ -137,22 +158,34 @@ async def run_source(spec: SourceSpec, *, engine: Engine, fetcher: Fetcher) -> R
             log.warning("[%s] skipped: another run of this source is in progress", spec.name)
             return RunOutcome(spec.name, None, RunStatus.SKIPPED, error=SKIPPED_MESSAGE)
         ids = start_run(engine, spec)
-        outcome = await _crawl_and_record(spec, ids, engine=engine, fetcher=fetcher)
+        outcome = await _crawl_and_record(
+            spec, ids, engine=engine, fetcher=fetcher, relevance=relevance
+        )
         settle(engine, spec, ids[0], outcome)
         return outcome
 
 
 async def _crawl_and_record(
-    spec: SourceSpec, ids: tuple[int, int], *, engine: Engine, fetcher: Fetcher
+    spec: SourceSpec,
+    ids: tuple[int, int],
+    *,
+    engine: Engine,
+    fetcher: Fetcher,
+    relevance: RelevanceSettings | None,
 ) -> RunOutcome:
     with Session(engine) as session:
         memos = load_memos(session, ids[0])
-    crawl = await adapter_for(spec.kind).crawl(spec, fetcher=fetcher, memos=memos)
+    try:
+        crawl = await adapter_for(spec.kind).crawl(spec, fetcher=fetcher, memos=memos)
+    except RadarError as exc:
+        # An adapter that gives up before its page walk (a lookup, a malformed answer).
+        finish_failed(engine, ids[1], RunStatus.FAILED, str(exc), 0)
+        return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(exc))
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(crawl.error))
     try:
-        return record_crawl(engine, spec, ids, crawl)
+        return record_crawl(engine, spec, ids, crawl, relevance=relevance)
     except sa.exc.SQLAlchemyError as exc:
         log.exception("[%s] could not store run %d", spec.name, ids[1])
         finish_failed(engine, ids[1], RunStatus.FAILED, f"storage: {exc}", crawl.pages)
@@ -163,10 +196,12 @@ async def _crawl_and_record(
         raise
 
 
-async def _guarded(spec: SourceSpec, *, engine: Engine, fetcher: Fetcher) -> RunOutcome:
+async def _guarded(
+    spec: SourceSpec, *, engine: Engine, fetcher: Fetcher, relevance: RelevanceSettings | None
+) -> RunOutcome:
     # The top of one source's run: whatever goes wrong stays with this source.
     try:
-        return await run_source(spec, engine=engine, fetcher=fetcher)
+        return await run_source(spec, engine=engine, fetcher=fetcher, relevance=relevance)
     except RadarError as exc:
         log.error("[%s] run failed: %s", spec.name, exc)
         return RunOutcome(spec.name, None, RunStatus.FAILED, error=str(exc))
@@ -181,11 +216,12 @@ async def run_sources(
     engine: Engine,
     fetcher: Fetcher,
     on_done: Callable[[RunOutcome], None] | None = None,
+    relevance: RelevanceSettings | None = None,
 ) -> list[RunOutcome]:
     """Run every source concurrently (the fetcher keeps each host polite); keep config order."""
 
     async def one(spec: SourceSpec) -> RunOutcome:
-        outcome = await _guarded(spec, engine=engine, fetcher=fetcher)
+        outcome = await _guarded(spec, engine=engine, fetcher=fetcher, relevance=relevance)
         if on_done is not None:
             on_done(outcome)
         return outcome

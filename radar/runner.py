@@ -29,7 +29,9 @@ def run_once(
 
     async def crawl() -> list[RunOutcome]:
         async with Fetcher(config.crawler, host_map=host_map) as fetcher:
-            return await run_sources(specs, engine=engine, fetcher=fetcher, on_done=on_done)
+            return await run_sources(
+                specs, engine=engine, fetcher=fetcher, on_done=on_done, relevance=config.relevance
+            )
 
     try:
         return asyncio.run(crawl())

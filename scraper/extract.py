@@ -129,3 +129,18 @@ def extract_listing(
         next_href=next_href,
         base_href=base.attributes.get("href") if base is not None else None,
     )
+
+
+def fragment_text(html: str) -> str:
+    """Visible text of an HTML fragment, such as a JSON API's "rendered" field.
+
+    Entities are decoded and tags dropped, with a space where a browser breaks the line.
+    """
+    body = LexborHTMLParser(html).body
+    return node_text(body) if body is not None else ""
+
+
+def fragment_links(html: str) -> tuple[str, ...]:
+    """The raw href of every link in an HTML fragment, in document order."""
+    tree = LexborHTMLParser(html)
+    return tuple(href for node in tree.css("a[href]") if (href := node.attributes.get("href")))

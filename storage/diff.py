@@ -6,7 +6,10 @@ Rules, in the words editors would use:
   (markup, whitespace and order never reach the fingerprint, so they never count);
 - a known item absent from a *complete* crawl is **removed** (an incomplete crawl
   removes nothing: the missing item may sit on a page we did not read);
-- a removed item that is seen again has **reappeared**; it is never new twice.
+- a removed item that is seen again has **reappeared**; it is never new twice;
+- a date given more precisely than before ("2026-11" then "2026-11-22", as when a
+  listing's month dates give way to an API's days) is no change: the stored date is
+  quietly refined. A coarser date than the stored one is ignored.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class KnownItem:
     key: str
     fingerprint: str
     removed: bool
+    fields: Mapping[str, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,7 @@ class Diff:
     changes: tuple[Change, ...]
     unchanged: tuple[ExtractedItem, ...]
     duplicates: int
+    refined: tuple[ExtractedItem, ...] = ()
 
     def count(self, kind: EventKind) -> int:
         return sum(1 for change in self.changes if change.kind is kind)
@@ -64,14 +69,33 @@ def unique_by_key(items: Iterable[ExtractedItem]) -> tuple[tuple[ExtractedItem, 
     return tuple(seen.values()), duplicates
 
 
-def _classify(item: ExtractedItem, known: KnownItem | None) -> EventKind | None:
+REFINED = "refined"  # a verdict of its own: stored quietly, announced never
+
+
+def _classify(item: ExtractedItem, known: KnownItem | None) -> EventKind | str | None:
     if known is None:
         return EventKind.NEW
     if known.removed:
         return EventKind.REAPPEARED
-    if known.fingerprint != item.fingerprint():
+    if known.fingerprint == item.fingerprint():
+        return None
+    if known.fields is not None:
+        return _same_but_for_date_precision(known.fields, item.editorial())
+    return EventKind.CHANGED
+
+
+def _same_but_for_date_precision(
+    before: Mapping[str, str | None], after: Mapping[str, str | None]
+) -> EventKind | str | None:
+    others = [name for name in after if name != "date"]
+    if any(before.get(name) != after[name] for name in others):
         return EventKind.CHANGED
-    return None
+    old, new = before.get("date") or "", after.get("date") or ""
+    if old and new and new.startswith(old):
+        return REFINED  # "2026-11" became "2026-11-22"
+    if old and new and old.startswith(new):
+        return None  # coarser than what we know: nothing new
+    return EventKind.CHANGED
 
 
 def diff(
@@ -88,12 +112,15 @@ def diff(
     items, duplicates = unique_by_key(seen)
     changes: list[Change] = []
     unchanged: list[ExtractedItem] = []
+    refined: list[ExtractedItem] = []
     for item in items:
         kind = _classify(item, known.get(item.key))
         if kind is None:
             unchanged.append(item)
+        elif kind == REFINED:
+            refined.append(item)
         else:
-            changes.append(Change(kind=kind, key=item.key, item=item))
+            changes.append(Change(kind=EventKind(kind), key=item.key, item=item))
     if complete:
         present = {item.key for item in items} | carried
         changes.extend(
@@ -101,4 +128,9 @@ def diff(
             for key, state in known.items()
             if not state.removed and key not in present
         )
-    return Diff(changes=tuple(changes), unchanged=tuple(unchanged), duplicates=duplicates)
+    return Diff(
+        changes=tuple(changes),
+        unchanged=tuple(unchanged),
+        duplicates=duplicates,
+        refined=tuple(refined),
+    )

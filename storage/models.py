@@ -118,6 +118,14 @@ class Item(SQLModel, table=True):
     last_seen: dt.datetime = _when(default_factory=utcnow)
     updated_at: dt.datetime = _when(default_factory=utcnow)
     removed_at: dt.datetime | None = _when(default=None, nullable=True)
+    # What editors made of it (radar review): new, accepted, dismissed or duplicate.
+    review_state: str = Field(default="new", max_length=16, index=True)
+    duplicate_of_id: int | None = Field(default=None, foreign_key="item.id")
+    reviewed_at: dt.datetime | None = _when(default=None, nullable=True)
+    suppressed_by_id: int | None = Field(default=None, foreign_key="suppression_rule.id")
+    # How well it matches the relevance profiles, and which terms matched (so editors see why).
+    relevance: float = 0.0
+    matched_terms: list[str] = Field(default_factory=list, sa_type=sa.JSON)
 
 
 class ItemVersion(SQLModel, table=True):
@@ -164,3 +172,41 @@ class PageMemo(SQLModel, table=True):
     item_stamps: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
     next_url: str | None = Field(default=None, sa_type=sa.Text)
     updated_at: dt.datetime = _when(default_factory=utcnow)
+
+
+class ReviewState(StrEnum):
+    NEW = "new"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+    DUPLICATE = "duplicate"
+
+
+class SuppressionRule(SQLModel, table=True):
+    """Noise editors dismissed once and never want to see again: matched items are dismissed."""
+
+    __tablename__ = "suppression_rule"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_name: str | None = Field(default=None, max_length=64, description="None: all sources")
+    field: str = Field(max_length=16, description="title, summary or url")
+    pattern: str = Field(max_length=500, description="a regular expression, case-insensitive")
+    note: str | None = Field(default=None, max_length=500)
+    active: bool = True
+    created_at: dt.datetime = _when(default_factory=utcnow)
+
+
+class DigestDelivery(SQLModel, table=True):
+    """The send ledger: which item went to which recipient, so nothing is sent twice."""
+
+    __tablename__ = "digest_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("recipient", "item_id", name="uq_digest_delivery_recipient_item"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=320, index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    message_id: str = Field(max_length=300)
+    state: str = Field(default="pending", max_length=16, description="pending until sent")
+    created_at: dt.datetime = _when(default_factory=utcnow)
+    sent_at: dt.datetime | None = _when(default=None, nullable=True)

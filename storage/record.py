@@ -13,6 +13,7 @@ from storage.repository import digest, field_changes, item_fields, stored_editor
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Callable
 
     from radar.items import ExtractedItem
     from storage.diff import Change, Diff
@@ -22,13 +23,28 @@ CHUNK = 900
 
 
 @dataclass(frozen=True, slots=True)
+class Assessment:
+    """What triage made of an item: its relevance, why, and the rule that suppressed it."""
+
+    relevance: float = 0.0
+    terms: tuple[str, ...] = ()
+    suppressed_by: int | None = None
+
+
+def _unassessed(item: ExtractedItem) -> Assessment:
+    return Assessment()
+
+
+@dataclass(frozen=True, slots=True)
 class RunContext:
-    """Who is writing: the source, the run, the moment, and whether events are announced."""
+    """Who is writing: the source, the run, the moment, whether events are announced, and
+    how items are assessed (relevance, suppression rules) as they are stored."""
 
     source_id: int
     run_id: int
     now: dt.datetime
     announce: bool
+    assess: Callable[[ExtractedItem], Assessment] = _unassessed
 
 
 class DiffRecorder:
@@ -44,7 +60,9 @@ class DiffRecorder:
             self._apply(change)
         for item in diff.unchanged:
             self._follow_url(item)
-        seen = [item.key for item in diff.unchanged] + sorted(carried)
+        for item in diff.refined:
+            self._refine(item)
+        seen = [item.key for item in (*diff.unchanged, *diff.refined)] + sorted(carried)
         self._touch(seen, complete=complete)
 
     def _apply(self, change: Change) -> None:
@@ -76,6 +94,13 @@ class DiffRecorder:
             row.url, row.links = item.url, links
             self.session.add(row)
 
+    def _refine(self, item: ExtractedItem) -> None:
+        """Store a more precise date quietly: no event, no new `updated` time."""
+        row = self.items[item.key]
+        for name, value in item_fields(item).items():
+            setattr(row, name, value)
+        self.session.add(row)
+
     def _insert(self, item: ExtractedItem) -> Item:
         now = self.context.now
         row = Item(
@@ -88,6 +113,10 @@ class DiffRecorder:
             updated_at=now,
             **item_fields(item),
         )
+        assessment = self._assess(row, item)
+        if assessment.suppressed_by is not None:
+            row.review_state, row.suppressed_by_id = "dismissed", assessment.suppressed_by
+            row.reviewed_at = now
         self.session.add(row)
         self.session.flush()
         self.items[item.key] = row
@@ -97,10 +126,16 @@ class DiffRecorder:
     def _update(self, row: Item, item: ExtractedItem) -> None:
         for name, value in item_fields(item).items():
             setattr(row, name, value)
+        self._assess(row, item)
         row.updated_at = self.context.now
         self.session.add(row)
         self.session.flush()
         self._version(row)
+
+    def _assess(self, row: Item, item: ExtractedItem) -> Assessment:
+        assessment = self.context.assess(item)
+        row.relevance, row.matched_terms = assessment.relevance, list(assessment.terms)
+        return assessment
 
     def _version(self, row: Item) -> None:
         assert row.id is not None

@@ -23,6 +23,7 @@ from storage.models import (
     Run,
     RunStatus,
     Source,
+    SuppressionRule,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +77,12 @@ def items_by_key(session: Session, source_id: int) -> dict[str, Item]:
 
 def known_items(items: dict[str, Item]) -> dict[str, KnownItem]:
     return {
-        key: KnownItem(key=key, fingerprint=item.fingerprint, removed=item.removed_at is not None)
+        key: KnownItem(
+            key=key,
+            fingerprint=item.fingerprint,
+            removed=item.removed_at is not None,
+            fields=stored_editorial(item),
+        )
         for key, item in items.items()
     }
 
@@ -188,3 +194,9 @@ def settle_health(
         source.health_since = now
     session.add(source)
     return previous if previous != health else None
+
+
+def active_rules(session: Session) -> list[SuppressionRule]:
+    """Every active suppression rule, oldest first (the first match wins)."""
+    statement = select(SuppressionRule).where(col(SuppressionRule.active).is_(True))
+    return list(session.exec(statement.order_by(col(SuppressionRule.id))))

@@ -301,3 +301,20 @@ def test_sequences_of_runs_through_storage(
         with Session(engine) as session:
             statuses = set(session.exec(select(Run.status)))
         assert RunStatus.RUNNING not in statuses
+
+
+def test_a_more_precise_date_is_refined_quietly_and_a_coarser_one_ignored() -> None:
+    month = make_item("a", "Titel", date=PartialDate(dt.date(2026, 11, 1), Precision.MONTH))
+    day = make_item("a", "Titel", date=PartialDate(dt.date(2026, 11, 22), Precision.DAY))
+    known_month = {"a": KnownItem("a", month.fingerprint(), False, month.editorial())}
+    known_day = {"a": KnownItem("a", day.fingerprint(), False, day.editorial())}
+
+    finer = diff(known_month, [day], complete=True)
+    coarser = diff(known_day, [month], complete=True)
+    other_month = make_item("a", "Titel", date=PartialDate(dt.date(2026, 10, 1), Precision.MONTH))
+
+    assert (finer.changes, finer.refined) == ((), (day,))
+    assert (coarser.changes, coarser.unchanged) == ((), (month,))
+    assert [c.kind for c in diff(known_day, [other_month], complete=True).changes] == [
+        EventKind.CHANGED
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scraper.adapters import html
+from scraper.adapters import html, wordpress
 from scraper.adapters.registry import Adapter, adapter_for, known_kinds, register
 
-__all__ = ["Adapter", "adapter_for", "html", "known_kinds", "register"]
+__all__ = ["Adapter", "adapter_for", "html", "known_kinds", "register", "wordpress"]

@@ -1,0 +1,65 @@
+"""Assessing items as they are stored: relevance score, and suppression rules.
+
+Suppression rules are data (radar review suppress …): a pattern on a source's titles,
+summaries or URLs that editors dismissed once and never want to see again. A new item
+that matches is stored dismissed, with the rule that did it, so undoing the rule can
+bring it back.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from radar.relevance import RelevanceSettings, score
+from storage.record import Assessment
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from radar.items import ExtractedItem
+    from storage.models import SuppressionRule
+
+SUPPRESSIBLE_FIELDS = ("title", "summary", "url")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: int
+    field: str
+    pattern: re.Pattern[str]
+
+
+def compile_rules(rules: Sequence[SuppressionRule], *, source: str) -> list[CompiledRule]:
+    """The active rules that apply to `source`, compiled; a broken pattern is skipped."""
+    compiled = []
+    for rule in rules:
+        if not rule.active or rule.id is None or rule.source_name not in (None, source):
+            continue
+        try:
+            compiled.append(CompiledRule(rule.id, rule.field, re.compile(rule.pattern, re.I)))
+        except re.error:
+            continue
+    return compiled
+
+
+class Triage:
+    """Callable assessing one item of one source, for storage.record.RunContext.assess."""
+
+    def __init__(self, settings: RelevanceSettings | None, rules: Sequence[CompiledRule]) -> None:
+        self.settings = settings or RelevanceSettings()
+        self.rules = rules
+
+    def __call__(self, item: ExtractedItem) -> Assessment:
+        relevance = score(item.title, item.summary, language=item.language, settings=self.settings)
+        return Assessment(
+            relevance=relevance.score, terms=relevance.terms, suppressed_by=self._rule_for(item)
+        )
+
+    def _rule_for(self, item: ExtractedItem) -> int | None:
+        values = {"title": item.title, "summary": item.summary or "", "url": item.url}
+        for rule in self.rules:
+            if rule.pattern.search(values[rule.field]):
+                return rule.id
+        return None
