@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 ENTRY_ID_YEAR = 2026
 SOURCE_SCHEME = "urn:inspiration-radar:source"
 CATALOGUE_SCHEME = "urn:inspiration-radar:catalogue"
+RELEVANCE_SCHEME = "urn:inspiration-radar:relevance"
 IN_CATALOGUE_LABEL = "Allerede i kataloget"
 PRECISION_SCHEME = "urn:inspiration-radar:date-precision"
 FIRST_SEEN = "first-seen"
@@ -75,6 +76,9 @@ class FeedEntry:
     updated: datetime
     # The catalogue already links to this item: editors need not add it again.
     in_catalogue: bool = False
+    # The relevance score (0..1) and the profile terms that made it, so editors see why.
+    relevance: float | None = None
+    matched_terms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_web_url("link", self.link)
@@ -132,13 +136,21 @@ def entry_id_for(*, authority: str, source_name: str, item_key: str) -> str:
     return tag_uri(authority=authority, year=ENTRY_ID_YEAR, specific=f"item:{source_name}:{digest}")
 
 
-def build_atom(meta: FeedMeta, entries: Sequence[FeedEntry], *, max_entries: int = 200) -> bytes:
-    """The feed as UTF-8 XML: newest first by first_seen, at most `max_entries` entries."""
+def build_atom(
+    meta: FeedMeta,
+    entries: Sequence[FeedEntry],
+    *,
+    max_entries: int = 200,
+    keep_order: bool = False,
+) -> bytes:
+    """The feed as UTF-8 XML, at most `max_entries` entries: newest first by first_seen,
+    or in the given order with `keep_order` (a review feed, most relevant first)."""
     if max_entries < 0:
         raise ValueError(f"max_entries must not be negative, got {max_entries}")
     _require_unique_ids(entries)
     generator = _feed_generator(meta)
-    for entry in _newest_first(entries)[:max_entries]:
+    ordered = list(entries) if keep_order else _newest_first(entries)
+    for entry in ordered[:max_entries]:
         _add_entry(generator, entry)
     feed: bytes = generator.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     return feed
@@ -188,8 +200,18 @@ def _add_entry(generator: FeedGenerator, entry: FeedEntry) -> None:
     item.category(term=precision, label=_PRECISION_LABELS[precision], scheme=PRECISION_SCHEME)
     if entry.in_catalogue:
         item.category(term="in-catalogue", label=IN_CATALOGUE_LABEL, scheme=CATALOGUE_SCHEME)
+    if entry.relevance is not None:
+        item.category(
+            term=f"{entry.relevance:.2f}", label=_relevance_label(entry), scheme=RELEVANCE_SCHEME
+        )
     item.published(published)
     item.updated(entry.updated.astimezone(UTC))
+
+
+def _relevance_label(entry: FeedEntry) -> str:
+    score = f"{entry.relevance or 0:.2f}".replace(".", ",")  # Danish decimal comma
+    terms = ", ".join(term.rstrip("*") for term in entry.matched_terms[:8])
+    return _text(f"Relevans {score}" + (f": {terms}" if terms else ""))
 
 
 def _published(entry: FeedEntry) -> tuple[datetime, str]:

@@ -181,6 +181,8 @@ async def _crawl_and_record(
         # An adapter that gives up before its page walk (a lookup, a malformed answer).
         finish_failed(engine, ids[1], RunStatus.FAILED, str(exc), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(exc))
+    for note in crawl.notes:
+        log.warning("[%s] %s", spec.name, note)
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(crawl.error))

@@ -1,4 +1,10 @@
-"""Writing the Atom files: new items across sources (new.atom) and one file per source.
+"""Writing the Atom files editors and the public read.
+
+- `new.atom`: every new item across sources, newest first;
+- `<source>.atom` and `category-<slug>.atom`: the same, per source and per category;
+- `review.atom`: new items no editor has reviewed yet, most relevant first;
+- `public.atom`: accepted items — or, with review switched off, every new item at or above
+  the relevance threshold.
 
 The feed bytes come from the pure feeds.atom builder; this module only queries, maps and
 writes, atomically, so a web server never serves a half-written file.
@@ -7,7 +13,10 @@ writes, atomically, so a web server never serves a half-written file.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +24,14 @@ from sqlmodel import Session
 
 from feeds import FeedEntry, FeedMeta, build_atom, entry_id_for, tag_uri
 from radar.crossref import covered_keys, is_covered
-from storage.models import utcnow
-from storage.queries import AnnouncedItem, announced_items, source_links
+from storage.models import ReviewState, utcnow
+from storage.queries import (
+    AnnouncedItem,
+    ItemFilter,
+    announced_categories,
+    announced_items,
+    source_links,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -24,6 +39,53 @@ if TYPE_CHECKING:
     from radar.config import FeedSettings, RadarConfig
 
 ALL_NEW = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed file: its name, its title, and which items it shows."""
+
+    name: str
+    title: str
+    only: ItemFilter
+
+
+def feed_specs(config: RadarConfig, categories: list[str]) -> list[FeedSpec]:
+    """Every feed the configuration asks for, in a stable order."""
+    base = config.feed.title
+    public = (
+        ItemFilter(states=(ReviewState.ACCEPTED,))
+        if config.review.enabled
+        else ItemFilter(
+            states=(ReviewState.NEW, ReviewState.ACCEPTED),
+            min_relevance=config.relevance.threshold,
+        )
+    )
+    specs = [
+        FeedSpec(ALL_NEW, base, ItemFilter()),
+        FeedSpec(
+            "review", f"{base} – til gennemsyn", ItemFilter(states=("new",), by_relevance=True)
+        ),
+        FeedSpec("public", f"{base} – udvalgt", public),
+    ]
+    specs += [
+        FeedSpec(s.name, f"{s.display_title} – nyt", ItemFilter(source_name=s.name))
+        for s in config.sources
+    ]
+    specs += [
+        FeedSpec(f"category-{slug(c)}", f"{base} – {c}", ItemFilter(category=c)) for c in categories
+    ]
+    return specs
+
+
+DANISH_LETTERS = {ord("æ"): "ae", ord("ø"): "oe", ord("å"): "aa"}
+
+
+def slug(text: str) -> str:
+    """An ASCII file-name part: "CfB udgivelser" → "cfb-udgivelser", "Æblerov" → "aeblerov"."""
+    folded = text.lower().translate(DANISH_LETTERS)
+    ascii_text = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or "uden-navn"
 
 
 def to_entry(item: AnnouncedItem, *, authority: str, in_catalogue: bool = False) -> FeedEntry:
@@ -40,6 +102,8 @@ def to_entry(item: AnnouncedItem, *, authority: str, in_catalogue: bool = False)
         first_seen=item.first_seen,
         updated=item.updated_at,
         in_catalogue=in_catalogue,
+        relevance=item.relevance,
+        matched_terms=item.terms,
     )
 
 
@@ -70,16 +134,10 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def _feed(
-    session: Session,
-    settings: FeedSettings,
-    covered: dict[str, set[str]],
-    *,
-    name: str,
-    title: str,
-    source: str | None,
+    session: Session, settings: FeedSettings, covered: dict[str, set[str]], spec: FeedSpec
 ) -> bytes:
     limit = settings.max_entries
-    rows = announced_items(session, source_name=source, limit=limit)
+    rows = announced_items(session, only=spec.only, limit=limit)
     entries = [
         to_entry(
             row,
@@ -88,24 +146,19 @@ def _feed(
         )
         for row in rows
     ]
-    meta = _meta(settings, name=name, title=title, entries=entries)
-    return build_atom(meta, entries, max_entries=limit)
+    meta = _meta(settings, name=spec.name, title=spec.title, entries=entries)
+    return build_atom(meta, entries, max_entries=limit, keep_order=spec.only.by_relevance)
 
 
 def write_feeds(engine: Engine, config: RadarConfig, *, out_dir: Path | None = None) -> list[Path]:
-    """Write new.atom and <source>.atom for every configured source; return the paths."""
-    settings = config.feed
-    target = out_dir or settings.out_dir
-    feeds = [(ALL_NEW, settings.title, None)] + [
-        (spec.name, f"{spec.display_title} – nyt", spec.name) for spec in config.sources
-    ]
+    """Write every feed (see the module docstring); return the paths, new.atom first."""
+    target = out_dir or config.feed.out_dir
     written = []
     with Session(engine) as session:
         covered = _covered(session, config)
-        for name, title, source in feeds:
-            path = target / f"{name}.atom"
-            data = _feed(session, settings, covered, name=name, title=title, source=source)
-            write_atomically(path, data)
+        for spec in feed_specs(config, announced_categories(session)):
+            path = target / f"{spec.name}.atom"
+            write_atomically(path, _feed(session, config.feed, covered, spec))
             written.append(path)
     return written
 

@@ -114,7 +114,11 @@ def diff(
     unchanged: list[ExtractedItem] = []
     refined: list[ExtractedItem] = []
     for item in items:
-        kind = _classify(item, known.get(item.key))
+        # The same identity on a page answered 304 is unchanged by the server's word; a
+        # second copy of it on a fetched page (listings repeat items) must not say otherwise.
+        state = known.get(item.key)
+        vouched = item.key in carried and state is not None and not state.removed
+        kind = None if vouched else _classify(item, state)
         if kind is None:
             unchanged.append(item)
         elif kind == REFINED:

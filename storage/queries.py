@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from radar.items import PartialDate, Precision
-from storage.models import SUCCESSFUL_RUNS, Item, Run, Source
+from storage.models import SUCCESSFUL_RUNS, Event, Item, Run, Source
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class AnnouncedItem:
     """An item editors were told about, with its source, ready to become a feed entry."""
 
+    id: int
     source_name: str
     source_title: str
     key: str
@@ -30,32 +31,67 @@ class AnnouncedItem:
     date: PartialDate | None
     first_seen: dt.datetime
     updated_at: dt.datetime
+    review_state: str = "new"
+    relevance: float = 0.0
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilter:
+    """Which announced items a feed or a review list shows, and in which order."""
+
+    source_name: str | None = None
+    category: str | None = None
+    states: tuple[str, ...] | None = None
+    min_relevance: float | None = None
+    by_relevance: bool = False  # most relevant first, instead of newest first
 
 
 def announced_items(
-    session: Session, *, source_name: str | None = None, limit: int = 200
+    session: Session, *, only: ItemFilter | None = None, limit: int = 200
 ) -> list[AnnouncedItem]:
     """Items announced as new (never baseline ones), newest first, still present or not.
 
     Items first seen in the same run come in the order the run stored them: listing order.
     """
+    only = only or ItemFilter()
     statement = (
         select(Item, Source)
         .join(Source, col(Source.id) == col(Item.source_id))
         .where(col(Item.announced).is_(True))
-        .order_by(col(Item.first_seen).desc(), col(Item.id))
-        .limit(limit)
     )
-    if source_name is not None:
-        statement = statement.where(Source.name == source_name)
-    return [_announced(item, source) for item, source in session.exec(statement)]
+    if only.source_name is not None:
+        statement = statement.where(Source.name == only.source_name)
+    if only.category is not None:
+        statement = statement.where(Item.category == only.category)
+    if only.states is not None:
+        statement = statement.where(col(Item.review_state).in_(only.states))
+    if only.min_relevance is not None:
+        statement = statement.where(col(Item.relevance) >= only.min_relevance)
+    order: list[Any] = [col(Item.first_seen).desc(), col(Item.id)]
+    if only.by_relevance:
+        order.insert(0, col(Item.relevance).desc())
+    rows = session.exec(statement.order_by(*order).limit(limit))
+    return [_announced(item, source) for item, source in rows]
+
+
+def announced_categories(session: Session) -> list[str]:
+    """The categories announced items have, for one feed each."""
+    statement = (
+        select(Item.category)
+        .where(col(Item.announced).is_(True), col(Item.category).is_not(None))
+        .distinct()
+    )
+    return sorted(category for category in session.exec(statement) if category)
 
 
 def _announced(item: Item, source: Source) -> AnnouncedItem:
     date = None
     if item.date_value is not None and item.date_precision:
         date = PartialDate(item.date_value, Precision(item.date_precision))
+    assert item.id is not None
     return AnnouncedItem(
+        id=item.id,
         source_name=source.name,
         source_title=source.title,
         key=item.key,
@@ -67,6 +103,9 @@ def _announced(item: Item, source: Source) -> AnnouncedItem:
         date=date,
         first_seen=item.first_seen,
         updated_at=item.updated_at,
+        review_state=item.review_state,
+        relevance=item.relevance,
+        terms=tuple(item.matched_terms or ()),
     )
 
 
@@ -137,3 +176,14 @@ def source_links(session: Session, source_name: str) -> list[str]:
         links.append(url)
         links.extend(outbound or [])
     return links
+
+
+def events_since(session: Session, since: dt.datetime) -> dict[str, int]:
+    """Events (new, changed, removed, reappeared) per source name since `since`."""
+    rows = session.execute(
+        sa.select(col(Source.name), sa.func.count(col(Event.id)))
+        .join(Source, col(Source.id) == col(Event.source_id))
+        .where(col(Event.created_at) >= since)
+        .group_by(col(Source.name))
+    )
+    return {name: int(count) for name, count in rows}

@@ -151,7 +151,7 @@ async def test_markup_and_control_characters_never_reach_a_feed_as_markup(
         server.snapshot = "s2"
         await crawl(server, engine, [spec])
     config = shipped_config().model_copy(update={"sources": (spec,)})
-    [path, _] = write_feeds(engine, config, out_dir=tmp_path)
+    [path, *_] = write_feeds(engine, config, out_dir=tmp_path)
     raw = path.read_bytes()
     [entry] = feedparser.parse(raw).entries
     assert b"<img" not in raw and b"<b>" not in raw

@@ -170,7 +170,7 @@ async def test_feed_entries_are_updated_in_place_and_hostile_text_is_escaped(
         for snapshot in ("s1", "s2", "s3"):
             server.snapshot = snapshot
             await crawl(server, engine, [spec])
-            [path, _] = write_feeds(engine, config, out_dir=tmp_path / snapshot)
+            [path, *_] = write_feeds(engine, config, out_dir=tmp_path / snapshot)
             parsed.append((path.read_bytes(), feedparser.parse(path.read_bytes())))
 
     (_, empty), (raw, hostile), (_, renamed) = parsed

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from scraper.adapters import html, wordpress
+from scraper.adapters import feed, html, jsonapi, wordpress
 from scraper.adapters.registry import Adapter, adapter_for, known_kinds, register
 
-__all__ = ["Adapter", "adapter_for", "html", "known_kinds", "register", "wordpress"]
+__all__ = [
+    "Adapter",
+    "adapter_for",
+    "feed",
+    "html",
+    "jsonapi",
+    "known_kinds",
+    "register",
+    "wordpress",
+]
