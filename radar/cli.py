@@ -260,3 +260,12 @@ def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, 
     asyncio.run(crawl())
     for path in writer.finish():
         click.echo(str(path))
+
+
+def _register_review() -> None:
+    from radar.cli_review import review
+
+    main.add_command(review)
+
+
+_register_review()

@@ -109,5 +109,5 @@ def test_duplicate_names_missing_file_and_bad_yaml_are_config_errors(tmp_path: o
 
 def test_the_catalogue_must_be_one_of_the_sources() -> None:
     shipped = (ROOT / "config.yaml").read_text(encoding="utf-8")
-    with pytest.raises(ConfigError, match="config.yaml: catalogue: 'cbf' is not the name"):
+    with pytest.raises(ConfigError, match=r"config\.yaml: catalogue: 'cbf' is not the name"):
         parse_config(shipped.replace("catalogue: cfb", "catalogue: cbf"))
