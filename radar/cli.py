@@ -269,3 +269,12 @@ def _register_review() -> None:
 
 
 _register_review()
+
+
+def _register_digest() -> None:
+    from radar.cli_digest import digest
+
+    main.add_command(digest)
+
+
+_register_digest()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from radar.digest import DigestSettings
 from radar.errors import ConfigError
 from radar.relevance import RelevanceSettings
 from scraper.adapters import adapter_for, known_kinds
@@ -50,6 +51,7 @@ class RadarConfig(StrictModel):
     feed: FeedSettings = FeedSettings()
     review: ReviewSettings = ReviewSettings()
     relevance: RelevanceSettings = RelevanceSettings()
+    digest: DigestSettings = DigestSettings()
     catalogue: str | None = Field(
         default=None, description="the source that is the editors' own catalogue"
     )
