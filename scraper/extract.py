@@ -83,24 +83,27 @@ class ListingPage:
 
 
 def node_text(node: LexborNode) -> str:
-    """Visible text of a node, with a space where a browser would break the line."""
+    """Visible text of a node, with a space where a browser would break the line.
+
+    Walks the tree with an explicit stack, not recursion: hostile pages nest thousands of
+    elements deep.
+    """
     parts: list[str] = []
-    _collect_text(node, parts)
+    # Each entry is a node to visit, or a string to emit once its subtree is done.
+    stack: list[LexborNode | str] = list(reversed(list(node.iter(include_text=True))))
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            parts.append(current)
+        elif current.is_text_node:
+            parts.append(current.text_content or "")
+        elif current.tag not in INVISIBLE_TAGS:
+            block = current.tag in BLOCK_TAGS
+            if block:
+                parts.append(" ")
+                stack.append(" ")
+            stack.extend(reversed(list(current.iter(include_text=True))))
     return "".join(parts)
-
-
-def _collect_text(node: LexborNode, parts: list[str]) -> None:
-    for child in node.iter(include_text=True):
-        if child.is_text_node:
-            parts.append(child.text_content or "")
-        elif child.tag in INVISIBLE_TAGS:
-            continue
-        elif child.tag in BLOCK_TAGS:
-            parts.append(" ")
-            _collect_text(child, parts)
-            parts.append(" ")
-        else:
-            _collect_text(child, parts)
 
 
 def _select(scope: LexborNode, selector: Selector) -> str | None:
@@ -144,3 +147,88 @@ def fragment_links(html: str) -> tuple[str, ...]:
     """The raw href of every link in an HTML fragment, in document order."""
     tree = LexborHTMLParser(html)
     return tuple(href for node in tree.css("a[href]") if (href := node.attributes.get("href")))
+
+
+# Caps on what one detail page may hand to scraper.metadata: the page itself is already capped
+# by the fetcher, these bound the work and memory spent on any one part of it.
+MAX_META_TAGS = 500
+MAX_META_CHARS = 10_000
+MAX_JSON_LD_BLOCKS = 20
+MAX_JSON_LD_CHARS = 1_000_000
+MAX_SCRIPTS = 100
+MAX_SCRIPT_CHARS = 200_000
+MAX_LINK_NODES = 2_000
+# Script types that hold data or templates, not code a page runs.
+_DATA_SCRIPT_TYPES = frozenset({"application/ld+json", "application/json", "text/template"})
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentParts:
+    """The raw pieces of one HTML page that describe it, still untrusted and uncleaned.
+
+    `meta` maps each <meta> name or property, lower-cased, to its first content; `selected` holds
+    the first match of each configured selector; `links` every value of the link selector.
+    """
+
+    title: str | None
+    language: str | None
+    meta: Mapping[str, str]
+    json_ld: tuple[str, ...]
+    scripts: tuple[str, ...]
+    selected: Mapping[str, str | None]
+    links: tuple[str, ...]
+
+
+def document_parts(
+    html: str, *, selectors: Mapping[str, Selector], links: Selector
+) -> DocumentParts:
+    """Take a page apart once for scraper.metadata: head tags, scripts, selected values."""
+    tree = LexborHTMLParser(html)
+    root = tree.root
+    title = tree.css_first("title")
+    return DocumentParts(
+        title=title.text(deep=True) if title is not None else None,
+        language=root.attributes.get("lang") if root is not None else None,
+        meta=_meta_content(tree),
+        json_ld=_script_bodies(tree, "script[type]", json_ld=True),
+        scripts=_script_bodies(tree, "script:not([src])", json_ld=False),
+        selected={
+            name: _select(root, selector) if root is not None else None
+            for name, selector in selectors.items()
+        },
+        links=_select_all(tree, links),
+    )
+
+
+def _meta_content(tree: LexborHTMLParser) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for node in tree.css("meta[content]")[:MAX_META_TAGS]:
+        attributes = node.attributes
+        name = attributes.get("name") or attributes.get("property") or attributes.get("itemprop")
+        content = attributes.get("content")
+        if name and content:
+            found.setdefault(name.strip().lower(), content[:MAX_META_CHARS])
+    return found
+
+
+def _script_bodies(tree: LexborHTMLParser, css: str, *, json_ld: bool) -> tuple[str, ...]:
+    """Inline JSON-LD blocks (`json_ld`), or inline scripts that run, capped in number and size."""
+    limit = MAX_JSON_LD_CHARS if json_ld else MAX_SCRIPT_CHARS
+    bodies: list[str] = []
+    for node in tree.css(css):
+        kind = (node.attributes.get("type") or "").strip().lower()
+        wanted = kind == "application/ld+json" if json_ld else kind not in _DATA_SCRIPT_TYPES
+        if wanted:
+            bodies.append(node.text(deep=True)[:limit])
+        if len(bodies) == (MAX_JSON_LD_BLOCKS if json_ld else MAX_SCRIPTS):
+            break
+    return tuple(bodies)
+
+
+def _select_all(tree: LexborHTMLParser, selector: Selector) -> tuple[str, ...]:
+    """Every match's attribute (or text), in document order, capped."""
+    values = (
+        node.attributes.get(selector.attr) if selector.attr else node_text(node)
+        for node in tree.css(selector.css)[:MAX_LINK_NODES]
+    )
+    return tuple(value for value in values if value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scraper.adapters import feed, html, jsonapi, wordpress
+from scraper.adapters import feed, html, jsonapi, sitemap, wordpress
 from scraper.adapters.registry import Adapter, adapter_for, known_kinds, register
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "jsonapi",
     "known_kinds",
     "register",
+    "sitemap",
     "wordpress",
 ]
