@@ -70,7 +70,7 @@ def run_demo(*, out_dir: Path, config_path: Path | None, console: Console) -> No
     with FixtureServer(FIXTURE_SITES, snapshot=SNAPSHOTS[0]) as server:
         host_map = {host: server.address for host in server.hosts()}
         specs = [s for s in config.sources if s.enabled and host_of(s.url) in host_map]
-        skipped = [spec.name for spec in config.sources if spec not in specs]
+        skipped = [s.name for s in config.sources if s.enabled and s not in specs]
         console.print(f"Serving modelled sites on {server.base_url}: {', '.join(sorted(host_map))}")
         if skipped:
             console.print(f"No fixture pages for: {', '.join(skipped)} (left out)")
