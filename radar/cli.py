@@ -19,9 +19,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.text import Text
 
+from radar.alerts import install as install_alerts
 from radar.config import DEFAULT_CONFIG, RadarConfig, load_config
 from radar.errors import ConfigError, RadarError
-from radar.logs import LEVELS, configure_logging
+from radar.logs import FORMATS, LEVELS, configure_logging
 from radar.publish import write_feeds
 from radar.runner import run_once
 from radar.status import status_rows, status_table
@@ -83,8 +84,15 @@ HELP = f"Inspiration Radar: new inspiration from the sources (kinds: {', '.join(
 
 @click.group(help=HELP)
 @click.option("--log-level", type=click.Choice(LEVELS), default="warning", show_default=True)
-def main(log_level: str) -> None:
-    configure_logging(log_level)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line on stderr (time, level, logger, message, source, run_id).",
+)
+def main(log_level: str, log_format: str) -> None:
+    configure_logging(log_level, fmt=log_format)
 
 
 def _select(config: RadarConfig, names: Sequence[str]) -> list[SourceSpec]:
@@ -133,6 +141,7 @@ def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -
     """Crawl the sources once and record what changed."""
     config = _load(config_path)
     specs = _select(config, sources)
+    install_alerts(config.alerts, timezone=config.scheduler.zone)
     with _progress(len(specs)) as report:
         outcomes = run_once(config, specs, host_map=_parse_resolve(resolve), on_done=report)
     failed = [outcome.source for outcome in outcomes if not outcome.ok]
@@ -260,6 +269,57 @@ def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, 
     asyncio.run(crawl())
     for path in writer.finish():
         click.echo(str(path))
+
+
+@main.command()
+@config_option
+@resolve_option
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT (needs prometheus-client).",
+)
+def schedule(config_path: Path, resolve: tuple[str, ...], metrics_port: int | None) -> None:
+    """Run each source on its schedule until SIGTERM/SIGINT; SIGHUP reloads the config."""
+    from radar.metrics import PACKAGE, Metrics, available
+    from radar.schedule import run_daemon
+
+    config = _load(config_path)
+    host_map = _parse_resolve(resolve)
+    if metrics_port is not None and not available():
+        click.echo(f"radar: --metrics-port needs the {PACKAGE} package", err=True)
+        sys.exit(EXIT_CONFIG)
+    metrics = Metrics() if metrics_port is not None else None
+    engine = open_database()
+    try:
+        if metrics is not None and metrics_port is not None:
+            metrics.serve(metrics_port)
+        sys.exit(run_daemon(config_path, config, engine=engine, host_map=host_map, metrics=metrics))
+    except OSError as exc:
+        click.echo(f"radar: cannot serve metrics on 127.0.0.1:{metrics_port}: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    finally:
+        if metrics is not None:
+            metrics.close()
+        engine.dispose()
+
+
+@main.command(name="prune")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def prune_command(config_path: Path, dry_run: bool) -> None:
+    """Delete old runs without events and stale page memos (retention: in config)."""
+    from radar.retention import prune
+
+    config = _load(config_path)
+    engine = open_database()
+    try:
+        report = prune(engine, config.retention, dry_run=dry_run)
+    finally:
+        engine.dispose()
+    verb = "would prune" if dry_run else "pruned"
+    click.echo(f"{verb} {report.runs} run(s) and {report.memos} page memo(s)")
 
 
 def _register_review() -> None:

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from radar.digest import DigestSettings
 from radar.errors import ConfigError
 from radar.relevance import RelevanceSettings
+from radar.settings_ops import AlertSettings, RetentionSettings, SchedulerSettings
 from scraper.adapters import adapter_for, known_kinds
 from scraper.spec import CrawlerSettings, SourceSpec, StrictModel
 
@@ -56,6 +57,9 @@ class RadarConfig(StrictModel):
         default=None, description="the source that is the editors' own catalogue"
     )
     sources: tuple[SourceSpec, ...] = Field(min_length=1)
+    scheduler: SchedulerSettings = SchedulerSettings()
+    alerts: AlertSettings = AlertSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _catalogue_is_a_source(self) -> RadarConfig:

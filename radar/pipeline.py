@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from radar.errors import RadarError
 from radar.health import RunStats, baseline_of, coverage, suspicion
+from radar.logs import log_context
 from radar.runs import RunOutcome, close_run, finish_failed, outcome_of, settle, start_run
 from radar.triage import Triage, compile_rules
 from scraper.adapters import adapter_for
@@ -153,15 +154,16 @@ async def run_source(
 
     Never two runs of one source at once, in any process: the second one skips it.
     """
-    with source_lock(engine, spec.name) as mine:
+    with log_context(source=spec.name), source_lock(engine, spec.name) as mine:
         if not mine:
             log.warning("[%s] skipped: another run of this source is in progress", spec.name)
             return RunOutcome(spec.name, None, RunStatus.SKIPPED, error=SKIPPED_MESSAGE)
         ids = start_run(engine, spec)
-        outcome = await _crawl_and_record(
-            spec, ids, engine=engine, fetcher=fetcher, relevance=relevance
-        )
-        settle(engine, spec, ids[0], outcome)
+        with log_context(run_id=ids[1]):
+            outcome = await _crawl_and_record(
+                spec, ids, engine=engine, fetcher=fetcher, relevance=relevance
+            )
+            settle(engine, spec, ids[0], outcome)
         return outcome
 
 
@@ -181,6 +183,10 @@ async def _crawl_and_record(
         # An adapter that gives up before its page walk (a lookup, a malformed answer).
         finish_failed(engine, ids[1], RunStatus.FAILED, str(exc), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(exc))
+    except asyncio.CancelledError:
+        # Stopped mid-crawl (radar schedule on SIGTERM): nothing was stored; say so now.
+        finish_failed(engine, ids[1], RunStatus.CRASHED, "cancelled while crawling", 0)
+        raise
     for note in crawl.notes:
         log.warning("[%s] %s", spec.name, note)
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:

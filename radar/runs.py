@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+from radar import alerts
 from radar.health import Health, next_health
 from storage.models import EventKind, Run, RunStatus, Source, utcnow
 from storage.repository import ensure_source, mark_crashed_runs, settle_health
@@ -107,7 +108,7 @@ def close_run(run: Run, crawl: Crawl, outcome: RunOutcome) -> None:
 
 
 def settle(engine: Engine, spec: SourceSpec, source_id: int, outcome: RunOutcome) -> None:
-    """Move the source's health on; a change is an operations event (a log line for now)."""
+    """Move the source's health on; a change is an operations event: logged and alerted."""
     with Session(engine) as session:
         source = session.get_one(Source, source_id)
         health, failures = next_health(
@@ -125,3 +126,4 @@ def settle(engine: Engine, spec: SourceSpec, source_id: int, outcome: RunOutcome
             health,
             outcome.error or outcome.status,
         )
+        alerts.health_changed(spec, outcome, previous=previous, current=health, failures=failures)

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import datetime as dt
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session
 
-from storage.queries import SourceState, source_states
+from radar.settings_ops import source_schedule
+from storage.models import utcnow
+from storage.queries import SourceState, events_since, source_states
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from sqlalchemy.engine import Engine
 
     from radar.config import RadarConfig
+    from scraper.spec import SourceSpec
 
 NEVER_RUN = "never run"
+EVENTS_WINDOW = dt.timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +40,12 @@ class StatusRow:
     removed: int
     reappeared: int
     error: str | None
+    events_7d: int = 0
+    next_run: dt.datetime | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("last_run", "last_success"):
+        for key in ("last_run", "last_success", "next_run"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
 
@@ -67,13 +72,29 @@ def _row(name: str, title: str, state: SourceState | None) -> StatusRow:
 
 def status_rows(engine: Engine, config: RadarConfig) -> list[StatusRow]:
     """One row per configured source (config order), then stored sources no longer configured."""
+    now, specs = utcnow(), config.sources
     with Session(engine) as session:
         states = source_states(session)
+        recent = events_since(session, now - EVENTS_WINDOW)
+    due = {spec.name: _next_run(spec, config, states.get(spec.name), now) for spec in specs}
     rows = [
         _row(spec.name, spec.display_title, states.pop(spec.name, None)) for spec in config.sources
     ]
     rows += [_row(name, state.title, state) for name, state in states.items()]
-    return rows
+    return [replace(r, events_7d=recent.get(r.name, 0), next_run=due.get(r.name)) for r in rows]
+
+
+def _next_run(
+    spec: SourceSpec, config: RadarConfig, state: SourceState | None, now: dt.datetime
+) -> dt.datetime | None:
+    """When the scheduler will next run the source (before its jitter), if it is known."""
+    if not spec.enabled:
+        return None
+    last = state.last_run if state else None
+    schedule = source_schedule(spec.schedule, config.scheduler)
+    return schedule.next_due(
+        timezone=config.scheduler.zone, now=now, anchor=last.started_at if last else None
+    )
 
 
 HEALTH_STYLE = {"ok": "green", "recovered": "cyan", "degraded": "yellow", "failing": "red"}
@@ -84,8 +105,9 @@ def status_table(rows: list[StatusRow]) -> Table:
     table = Table(title="Inspiration Radar – kilder")
     for column in ("source", "health", "last run", "last run (UTC)"):
         table.add_column(column)
-    for column in ("items", "new", "changed", "removed", "back"):
+    for column in ("items", "new", "changed", "removed", "back", "events 7d"):
         table.add_column(column, justify="right")
+    table.add_column("next run (UTC)")
     table.add_column("error", overflow="fold", max_width=60)
     for row in rows:
         style = STATUS_STYLE.get(row.status, "red" if row.status != NEVER_RUN else "dim")
@@ -99,6 +121,8 @@ def status_table(rows: list[StatusRow]) -> Table:
             str(row.changed),
             str(row.removed),
             str(row.reappeared),
+            str(row.events_7d),
+            row.next_run.strftime("%Y-%m-%d %H:%M") if row.next_run else "–",
             Text(row.error or ""),
         )
     return table

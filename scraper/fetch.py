@@ -21,7 +21,7 @@ from tenacity.wait import wait_exponential_jitter
 from radar.errors import DisallowedByRobots, PermanentFetchError, TransientFetchError
 from scraper.politeness import HostLimiter
 from scraper.response import FetchResult, Validators, parse_retry_after
-from scraper.robots import RobotsAnswer, RobotsCache
+from scraper.robots import MAX_ROBOTS_BYTES, RobotsAnswer, RobotsCache
 from scraper.urls import absolute_url, host_of, is_allowed
 
 if TYPE_CHECKING:
@@ -262,16 +262,31 @@ class Fetcher:
     async def _fetch_robots(self, robots_url: str) -> RobotsAnswer:
         host = host_of(robots_url)
         try:
-            async with self._limiter.slot(host):
-                response = await self._client.get(robots_url, follow_redirects=True)
+            async with (
+                self._limiter.slot(host),
+                self._client.stream("GET", robots_url, follow_redirects=True) as response,
+            ):
+                body = await _read_prefix(response, MAX_ROBOTS_BYTES)
         except httpx.HTTPError:
             return RobotsAnswer(status=None, text=None)
-        self._record(robots_url, response, response.content)
-        return RobotsAnswer(status=response.status_code, text=response.text)
+        self._record(robots_url, response, body)
+        return RobotsAnswer(status=response.status_code, text=body.decode("utf-8", "replace"))
 
     def _record(self, url: str, response: httpx.Response, body: bytes) -> None:
         if self._on_response is not None:
             self._on_response(url, response.status_code, dict(response.headers), body)
+
+
+async def _read_prefix(response: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of the body; the rest is never read (RFC 9309 asks for 500 KiB)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk[: limit - size])
+        size += len(chunks[-1])
+        if size >= limit:
+            break
+    return b"".join(chunks)
 
 
 def _validators_of(response: httpx.Response, *, fallback: Validators | None) -> Validators:

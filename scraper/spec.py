@@ -162,14 +162,13 @@ class SourceSpec(StrictModel):
 
     @field_validator("schedule")
     @classmethod
-    def _valid_cron(cls, value: str | None) -> str | None:
+    def _valid_schedule(cls, value: str | None) -> str | None:
         if value is not None:
-            from apscheduler.triggers.cron import CronTrigger
+            # Lazily, as radar.settings_ops imports this module. One syntax for every schedule:
+            # crontab fields ("15 6 * * 1-5", 0 and 7 = Sunday) or "every 30m", "every 6h".
+            from radar.settings_ops import parse_schedule
 
-            try:
-                CronTrigger.from_crontab(value)
-            except ValueError as exc:
-                raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
+            parse_schedule(value)  # a ValueError naming the expression
         return value
 
     @model_validator(mode="after")

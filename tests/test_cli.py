@@ -86,7 +86,7 @@ def test_a_failing_source_exits_1_and_the_others_are_committed(
     assert statuses.pop("gone") == "failed"
     assert statuses.pop("oecd-rss") == "never run"  # disabled: an alternative to oecd
     assert set(statuses.values()) == {"baseline"}
-    assert set(statuses) == {"cfb", "knoca", "vive", "skr", "oecd"}
+    assert set(statuses) == {"cfb", "knoca", "vive", "skr", "oecd", "nesta"}
 
 
 @pytest.mark.parametrize("command", ["run", "feed", "status"])

@@ -630,3 +630,16 @@ async def test_a_redirect_out_of_the_allowed_domains_is_not_followed(
             await fetcher.fetch(f"http://{HOST}/away/", source=SOURCE, allowed=(HOST,))
 
     assert paths(server, OTHER) == []
+
+
+async def test_a_huge_robots_txt_is_read_only_as_far_as_rfc_9309_asks(
+    server: FixtureServer, sleeps: SleepRecorder, site: Path
+) -> None:
+    rules = "User-agent: *\nDisallow: /private/\n"
+    _write(site / "robots.txt", rules + "# padding\n" * 200_000)  # ~2 MB
+    async with make_fetcher(server, sleeps) as fetcher:
+        with pytest.raises(DisallowedByRobots):
+            await fetcher.fetch(f"http://{HOST}/private/x", source=SOURCE)
+        result = await fetcher.fetch(f"http://{HOST}/page/", source=SOURCE)
+
+    assert result.status == 200
