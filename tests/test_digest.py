@@ -71,9 +71,7 @@ def mailbox() -> Iterator[tuple[Mailbox, SmtpSettings]]:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        settings = SmtpSettings(
-            host="127.0.0.1", port=port, sender="radar@cfb.dk", security="none"
-        )
+        settings = SmtpSettings(host="127.0.0.1", port=port, sender="radar@cfb.dk", security="none")
         yield handler, settings
     finally:
         controller.stop()
