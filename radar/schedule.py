@@ -39,6 +39,7 @@ from radar.publish import write_feeds
 from radar.retention import prune
 from radar.settings_ops import Schedule, parse_schedule, source_schedule
 from scraper.fetch import Fetcher
+from scraper.politeness import HostLimiter
 from storage.db import display_url
 from storage.locks import source_lock
 from storage.models import RunStatus, Source
@@ -102,6 +103,9 @@ class Daemon:
         self.config_path, self.config = config_path, config
         self.engine, self.host_map, self.metrics = engine, host_map, metrics
         self.scheduler = AsyncIOScheduler(timezone=config.scheduler.zone)
+        # One politeness budget per host for the daemon's whole life, across all sources.
+        crawler = config.crawler
+        self.limiter = HostLimiter(delay=crawler.host_delay, concurrency=crawler.host_concurrency)
         self._keys: dict[str, tuple[Any, ...]] = {}
         self._running: dict[asyncio.Task[Any], str] = {}
         self._stopping = asyncio.Event()
@@ -188,7 +192,9 @@ class Daemon:
         hook = self.metrics.on_response if self.metrics else None
         with log_context(source=name), self._tracked(name):
             started = time.monotonic()
-            async with Fetcher(config.crawler, host_map=self.host_map, on_response=hook) as fetcher:
+            async with Fetcher(
+                config.crawler, host_map=self.host_map, on_response=hook, limiter=self.limiter
+            ) as fetcher:
                 [outcome] = await run_sources(
                     [spec], engine=self.engine, fetcher=fetcher, relevance=config.relevance
                 )

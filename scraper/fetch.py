@@ -90,11 +90,14 @@ class Fetcher:
         host_map: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_response: ResponseHook | None = None,
+        limiter: HostLimiter | None = None,
     ) -> None:
         self.settings = settings
         self._sleep = sleep
         self._on_response = on_response
-        self._limiter = HostLimiter(
+        # A long-lived process (radar schedule) passes one limiter to every fetcher, so all
+        # sources on one host share its politeness budget whenever they run.
+        self._limiter = limiter or HostLimiter(
             delay=settings.host_delay, concurrency=settings.host_concurrency, sleep=sleep
         )
         self._robots = RobotsCache(self._fetch_robots)

@@ -25,6 +25,7 @@ from radar.errors import (
 )
 from radar.fixture_server import Fault, FixtureServer
 from scraper.fetch import Fetcher, FetchResult, LoopbackTransport, Validators, parse_retry_after
+from scraper.politeness import HostLimiter
 from scraper.spec import CrawlerSettings
 
 if TYPE_CHECKING:
@@ -643,3 +644,20 @@ async def test_a_huge_robots_txt_is_read_only_as_far_as_rfc_9309_asks(
         result = await fetcher.fetch(f"http://{HOST}/page/", source=SOURCE)
 
     assert result.status == 200
+
+
+async def test_fetchers_sharing_a_limiter_share_each_hosts_budget(
+    server: FixtureServer, sleeps: SleepRecorder
+) -> None:
+    # radar schedule makes a fetcher per run but one limiter for its life: two sources on
+    # one host, run one after the other, still keep the host's pause between requests.
+    shared = HostLimiter(delay=3.0, concurrency=1, sleep=sleeps)
+    host_map = {HOST: server.address}
+    for path in ("/a/", "/b/"):
+        async with Fetcher(crawler(), host_map=host_map, sleep=sleeps, limiter=shared) as fetcher:
+            await fetcher.fetch(f"http://{HOST}{path}", source=SOURCE)
+
+    # robots.txt and /a/, then robots.txt and /b/: every start after the first waits its turn,
+    # the second fetcher's too.
+    assert paths(server) == ["/robots.txt", "/a/", "/robots.txt", "/b/"]
+    assert len(sleeps.waits) == 3 and all(2.5 < wait <= 3.0 for wait in sleeps.waits)
