@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from radar.errors import ExtractError
 from scraper.adapters.paging import ReadPage, walk_pages
 from scraper.adapters.registry import register
 from scraper.decode import looks_binary
 from scraper.extract import extract_listing
-from scraper.spec import Css, Selector, SelectorText, SourceSpec, StrictModel
+from scraper.spec import Css, Selector, SelectorText, SourceSpec, StrictModel, check_url
 from scraper.urls import absolute_url
 
 if TYPE_CHECKING:
@@ -43,7 +43,23 @@ class HtmlSpec(SourceSpec):
     item: Css = Field(description="CSS selector matching one element per item")
     fields: HtmlFields
     next_page: SelectorText | None = None
+    page_url: str | None = Field(
+        default=None,
+        description='pages 2, 3, … by URL pattern, e.g. "https://example.org/news/page/{n}/"',
+    )
     max_pages: int = Field(default=10, ge=1, le=500)
+
+    @field_validator("page_url")
+    @classmethod
+    def _has_page_number(cls, value: str | None) -> str | None:
+        if value is not None:
+            if value.count("{n}") != 1:
+                raise ValueError(f"page_url needs exactly one {{n}} for the page number: {value!r}")
+            check_url(value.replace("{n}", "2"))
+        return value
+
+    def pattern_page(self, number: int) -> str | None:
+        return self.page_url.replace("{n}", str(number)) if self.page_url else None
 
 
 @register
@@ -70,8 +86,18 @@ class HtmlAdapter:
                 next_page=spec.next_page,
             )
             base = absolute_url(result.final_url, page.base_href) or result.final_url
-            return ReadPage(page.records, base, absolute_url(base, page.next_href))
+            next_url = absolute_url(base, page.next_href)
+            if next_url is None and page.records:
+                # No next link: by URL pattern, for as long as pages hold items.
+                next_url = spec.pattern_page(page_number + 1)
+            return ReadPage(page.records, base, next_url)
 
         return await walk_pages(
-            spec, fetcher=fetcher, memos=memos, read=read, max_pages=spec.max_pages
+            spec,
+            fetcher=fetcher,
+            memos=memos,
+            read=read,
+            max_pages=spec.max_pages,
+            # Past the last page a patterned listing answers 404 (as WordPress does).
+            end_on_404=spec.page_url is not None,
         )

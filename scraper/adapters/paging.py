@@ -73,8 +73,12 @@ async def walk_pages(
     read: PageReader,
     max_pages: int,
     first_url: str | None = None,
+    end_on_404: bool = False,
 ) -> Crawl:
-    """Fetch and read pages from `first_url` (default: the source's url) until none is next."""
+    """Fetch and read pages from `first_url` (default: the source's url) until none is next.
+
+    With `end_on_404`, a page after the first that answers 404 ends the listing normally.
+    """
     tally = _Tally()
     url: str | None = first_url or spec.url
     visited: set[str] = set()
@@ -93,6 +97,8 @@ async def walk_pages(
             )
             url = _take(spec, result, memo, tally, read, page_number=len(visited))
         except (FetchError, ExtractError) as error:
+            if end_on_404 and len(visited) > 1 and getattr(error, "status", None) == 404:
+                return tally.crawl(complete=True)
             return tally.crawl(complete=False, error=error)
     return tally.crawl(complete=True)
 
