@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from radar.enrich import enrich
 from radar.errors import RadarError
 from radar.health import RunStats, baseline_of, coverage, suspicion
 from radar.logs import log_context
@@ -189,6 +190,10 @@ async def _crawl_and_record(
         raise
     for note in crawl.notes:
         log.warning("[%s] %s", spec.name, note)
+    if spec.enrich is not None:
+        with Session(engine) as session:
+            known = known_items(items_by_key(session, ids[0]))
+        crawl = await enrich(spec, crawl, fetcher=fetcher, known=known)
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(crawl.error))

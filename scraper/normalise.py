@@ -68,14 +68,14 @@ def build_item(
         category=clean_text(fields.get("category"), limit=MAX_FIELD_CHARS["category"]),
         date=parse_date(clean_text(fields.get("date")), language=language),
         language=language,
-        links=_links(record.links, page_url=page_url),
+        links=outbound_links(record.links, page_url=page_url),
     )
 
 
 MAX_LINKS = 50
 
 
-def _links(hrefs: Iterable[str], *, page_url: str) -> tuple[str, ...]:
+def outbound_links(hrefs: Iterable[str], *, page_url: str) -> tuple[str, ...]:
     """Absolute, web-only, de-duplicated outbound links, in page order, capped."""
     found: dict[str, None] = {}
     for href in hrefs:

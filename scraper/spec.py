@@ -7,7 +7,7 @@ is wrong. Adapter kinds extend `SourceSpec` with their own keys (see scraper.ada
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -127,6 +127,49 @@ class HealthRule(StrictModel):
     failing_after: int = Field(default=3, ge=1, le=100, description="bad runs in a row")
 
 
+ScriptKey = Annotated[str, Field(pattern=r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")]
+
+
+class DetailFields(StrictModel):
+    """CSS selectors on a detail page; each overrides what the page's metadata says."""
+
+    title: SelectorText | None = None
+    summary: SelectorText | None = None
+    date: SelectorText | None = None
+    category: SelectorText | None = None
+    links: SelectorText | None = Field(
+        default=None, description="every match is an outbound link; default: the page's PDFs"
+    )
+
+    def selectors(self) -> dict[str, Selector]:
+        return {name: value for name, value in self if isinstance(value, Selector)}
+
+
+class ScriptFields(StrictModel):
+    """Keys of `"key": "value"` pairs in a detail page's inline scripts, by field."""
+
+    title: ScriptKey | None = None
+    summary: ScriptKey | None = None
+    date: ScriptKey | None = None
+    category: ScriptKey | None = None
+
+    def mapping(self) -> dict[str, str]:
+        return {name: value for name, value in self if isinstance(value, str)}
+
+
+class EnrichRule(StrictModel):
+    """`enrich:` – read each new item's own page to fill what the listing leaves out."""
+
+    fields: tuple[Literal["summary", "date", "category", "links"], ...] = (
+        "summary",
+        "date",
+        "category",
+    )
+    detail: DetailFields = DetailFields()
+    script_fields: ScriptFields = ScriptFields()
+    max_per_run: int = Field(default=20, ge=1, le=1000, description="item pages fetched per run")
+
+
 class CrawlerSettings(StrictModel):
     """How politely and patiently we fetch. Defaults suit small editorial sites."""
 
@@ -158,6 +201,7 @@ class SourceSpec(StrictModel):
     allowed_domains: tuple[str, ...] = ()
     identity: IdentityRule | None = None
     health: HealthRule = HealthRule()
+    enrich: EnrichRule | None = None
     enabled: bool = True
 
     @field_validator("schedule")

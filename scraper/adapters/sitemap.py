@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
@@ -37,7 +37,7 @@ from scraper.adapters.sitemap_details import (
 from scraper.crawl import Crawl, PageMemo
 from scraper.identity import identity_function
 from scraper.sitemaps import SitemapKind, SitemapSyntaxError, read_sitemap
-from scraper.spec import Regex, Selector, SelectorText, SourceSpec, StrictModel
+from scraper.spec import DetailFields, Regex, ScriptFields, SourceSpec
 from scraper.urls import absolute_url, is_allowed
 
 if TYPE_CHECKING:
@@ -49,35 +49,6 @@ if TYPE_CHECKING:
 
 # More children than this in one index is not a site's sitemap we should walk every day.
 MAX_CHILD_SITEMAPS = 200
-
-ScriptKey = Annotated[str, Field(pattern=r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}$")]
-
-
-class DetailFields(StrictModel):
-    """CSS selectors on a detail page; each overrides what the page's metadata says."""
-
-    title: SelectorText | None = None
-    summary: SelectorText | None = None
-    date: SelectorText | None = None
-    category: SelectorText | None = None
-    links: SelectorText | None = Field(
-        default=None, description="every match is an outbound link; default: the page's PDFs"
-    )
-
-    def selectors(self) -> dict[str, Selector]:
-        return {name: value for name, value in self if isinstance(value, Selector)}
-
-
-class ScriptFields(StrictModel):
-    """Keys of `"key": "value"` pairs in a detail page's inline scripts, by field."""
-
-    title: ScriptKey | None = None
-    summary: ScriptKey | None = None
-    date: ScriptKey | None = None
-    category: ScriptKey | None = None
-
-    def mapping(self) -> dict[str, str]:
-        return {name: value for name, value in self if isinstance(value, str)}
 
 
 class SitemapSpec(SourceSpec):
