@@ -390,7 +390,9 @@ def test_deeply_nested_markup_gives_metadata_without_raising(where: str) -> None
     if where == "selector":
         page, selectors = f"<h1>{deep}</h1>", {"title": Selector.parse("h1")}
     else:
-        page, selectors = ld({"@type": "WebPage", "name": deep}), {}
+        # As deep as the value cap (10,000 characters) lets a JSON-LD value be.
+        nested = "<span>" * 700 + "Deep" + "</span>" * 700
+        page, selectors = ld({"@type": "WebPage", "name": nested}), {}
     try:
         title = page_metadata(page, url=URL, selectors=selectors).title
     except RecursionError:
