@@ -20,7 +20,13 @@ from rich.progress import Progress
 from rich.text import Text
 
 from radar.alerts import install as install_alerts
-from radar.config import DEFAULT_CONFIG, RadarConfig, load_config
+from radar.cli_common import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    config_option,
+    load_or_exit,
+    resolve_option,
+)
 from radar.errors import ConfigError, RadarError
 from radar.logs import FORMATS, LEVELS, configure_logging
 from radar.publish import write_feeds
@@ -32,31 +38,9 @@ from storage.db import open_database
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
+    from radar.config import RadarConfig
     from radar.runs import RunOutcome
     from scraper.spec import SourceSpec
-
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    help="The configuration file.",
-)
-resolve_option = click.option(
-    "--resolve", multiple=True, help="HOST=127.0.0.1:PORT: fetch HOST from a local mirror."
-)
-
-
-def _load(config_path: Path) -> RadarConfig:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        click.echo(f"radar: config error: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
 
 
 def _parse_resolve(values: Sequence[str]) -> dict[str, str] | None:
@@ -139,7 +123,7 @@ def _print_outcome(console: Console, outcome: RunOutcome) -> None:
 @resolve_option
 def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -> None:
     """Crawl the sources once and record what changed."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     specs = _select(config, sources)
     install_alerts(config.alerts, timezone=config.scheduler.zone)
     with _progress(len(specs)) as report:
@@ -161,7 +145,7 @@ def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -
 )
 def feed(config_path: Path, out_dir: Path | None) -> None:
     """Write new.atom and one <source>.atom per source."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     engine = open_database()
     try:
         paths = write_feeds(engine, config, out_dir=out_dir)
@@ -176,7 +160,7 @@ def feed(config_path: Path, out_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_path: Path, as_json: bool) -> None:
     """Show each source's last run, status and item counts."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     engine = open_database()
     try:
         rows = status_rows(engine, config)
@@ -230,7 +214,7 @@ def check(
     """Crawl once, store nothing: items found, field coverage and samples per source."""
     from radar.check import check_sources, check_table
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     specs = _select(config, sources)
     reports = asyncio.run(check_sources(config, specs, host_map=_parse_resolve(resolve)))
     if as_json:
@@ -256,7 +240,7 @@ def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, 
     from scraper.adapters import adapter_for
     from scraper.fetch import Fetcher
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     [spec] = _select(config, [source])
     writer = SnapshotWriter(out_dir)
 
@@ -285,7 +269,7 @@ def schedule(config_path: Path, resolve: tuple[str, ...], metrics_port: int | No
     from radar.metrics import PACKAGE, Metrics, available
     from radar.schedule import run_daemon
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     host_map = _parse_resolve(resolve)
     if metrics_port is not None and not available():
         click.echo(f"radar: --metrics-port needs the {PACKAGE} package", err=True)
@@ -312,7 +296,7 @@ def prune_command(config_path: Path, dry_run: bool) -> None:
     """Delete old runs without events and stale page memos (retention: in config)."""
     from radar.retention import prune
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     engine = open_database()
     try:
         report = prune(engine, config.retention, dry_run=dry_run)

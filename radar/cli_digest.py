@@ -7,20 +7,14 @@ from pathlib import Path
 
 import click
 
-from radar.config import DEFAULT_CONFIG, load_config
+from radar.cli_common import EXIT_CONFIG, EXIT_FAILED, config_option, load_or_exit
 from radar.digest_send import send_digests
-from radar.errors import ConfigError, RadarError
+from radar.errors import RadarError
 from storage.db import open_database
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG,
-    show_default=True,
-)
+@config_option
 @click.option(
     "--dry-run", "dry_run", is_flag=True, help="Write .eml files instead; record nothing."
 )
@@ -35,14 +29,10 @@ from storage.db import open_database
 @click.option("--recipient", default=None, help="Only this recipient's address.")
 def digest(config_path: Path, dry_run: bool, out_dir: Path, recipient: str | None) -> None:
     """Send digests (SMTP settings from RADAR_SMTP_* in the environment)."""
-    try:
-        config = load_config(config_path)
-    except ConfigError as exc:
-        click.echo(f"radar: config error: {exc}", err=True)
-        sys.exit(2)
+    config = load_or_exit(config_path)
     if recipient is not None and recipient not in {r.email for r in config.digest.recipients}:
         click.echo(f"radar: config error: {recipient} is not among digest.recipients", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
     engine = open_database()
     try:
         report = send_digests(
@@ -50,7 +40,7 @@ def digest(config_path: Path, dry_run: bool, out_dir: Path, recipient: str | Non
         )
     except RadarError as exc:
         click.echo(f"radar: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     finally:
         engine.dispose()
     for path in report.written:
@@ -62,4 +52,4 @@ def digest(config_path: Path, dry_run: bool, out_dir: Path, recipient: str | Non
             f"radar: refused by the server, retried next time: {', '.join(report.refused)}",
             err=True,
         )
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
