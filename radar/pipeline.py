@@ -189,7 +189,7 @@ async def _crawl_and_record(
         finish_failed(engine, ids[1], RunStatus.CRASHED, "cancelled while crawling", 0)
         raise
     for note in crawl.notes:
-        log.warning("[%s] %s", spec.name, note)
+        log.info("[%s] %s", spec.name, note)
     if spec.enrich is not None:
         with Session(engine) as session:
             known = known_items(items_by_key(session, ids[0]))
