@@ -588,7 +588,8 @@ async def test_a_binary_page_where_a_report_should_be_is_an_error_and_retried(
     crawl, _ = await crawl_once(site, site.spec())
     assert [item.url for item in crawl.items] == [good] and not crawl.complete
     assert isinstance(crawl.error, ExtractError) and "binary" in str(crawl.error)
-    assert [memo.item_keys for memo in crawl.memos] == [(canonical_url(good),)]
+    sitemap_memos = [memo for memo in crawl.memos if memo.url.endswith("/sitemap.xml")]
+    assert [memo.item_keys for memo in sitemap_memos] == [(canonical_url(good),)]
 
 
 async def test_a_hostile_deeply_nested_page_is_read_without_crashing(site: Site) -> None:
@@ -632,3 +633,28 @@ async def test_a_page_in_two_child_sitemaps_stays_present_when_one_drops_it(
     )
     assert ("/y.xml", 304) in statuses
     assert events(sqlite_engine) == Counter()  # nothing removed, nothing new
+
+
+async def test_a_page_whose_lastmod_moved_is_fetched_conditionally(
+    site: Site, sqlite_engine: Engine
+) -> None:
+    for snapshot, lastmod in (("snapshot-1", "2024-01-01"), ("snapshot-2", "2024-02-01")):
+        pages = [site.report(slug, slug.title(), snapshot=snapshot) for slug in ("a", "b")]
+        site.write("/sitemap.xml", site.urlset(*pages, lastmod=lastmod), snapshot=snapshot)
+    spec = site.spec()
+    with FixtureServer(site.root, snapshot="snapshot-1") as server:
+        await run(server, sqlite_engine, spec)
+        server.snapshot = "snapshot-2"
+        server.clear_requests()
+        second = await run(server, sqlite_engine, spec)
+        pages = [r for r in server.requests_for(HOST) if r.path.startswith("/r/")]
+        server.clear_requests()
+        third = await run(server, sqlite_engine, spec)
+        again = [r for r in server.requests_for(HOST) if r.path.startswith("/r/")]
+
+    # Every <lastmod> moved but no page changed: each is asked with its validators, answers
+    # 304, stays present and unchanged, and is not asked again while its <lastmod> stays.
+    assert [(r.path, r.status) for r in pages] == [("/r/a/", 304), ("/r/b/", 304)]
+    assert all("if-none-match" in r.headers for r in pages)
+    assert (second.status, second.new, second.changed, second.removed) == ("ok", 0, 0, 0)
+    assert second.items == 2 and third.status == "unchanged" and again == []

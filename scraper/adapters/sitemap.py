@@ -27,6 +27,7 @@ from pydantic import Field
 from radar.errors import ExtractError, FetchError, PermanentFetchError
 from scraper.adapters.registry import register
 from scraper.adapters.sitemap_details import (
+    Detail,
     Known,
     UrlSet,
     due_pages,
@@ -200,18 +201,22 @@ class SitemapAdapter:
         ]
         due = due_pages(itertools.chain.from_iterable(pages for _, pages in listed), known)
         details = await read_details(
-            due[: spec.max_details], spec=spec, fetcher=fetcher, identity=identity
+            due[: spec.max_details], spec=spec, fetcher=fetcher, identity=identity, memos=memos
         )
         read = {detail.page.key: detail.item for detail in details if detail.item is not None}
-        settled = [settle(urlset, pages, known, read) for urlset, pages in listed]
+        confirmed = {detail.page.key for detail in details if detail.not_modified}
+        settled = [settle(urlset, pages, known, read, confirmed) for urlset, pages in listed]
         failed = [detail.error for detail in details if detail.error is not None]
         skipped = sum(1 for d in details if d.item is None and d.error is None)
         carried = frozenset(listing.carried).union(*(s.carried for s in settled))
         in_order = dict.fromkeys(page.key for _, pages in listed for page in pages)
+        sitemap_memos = [*listing.memos, *(s.memo for s in settled)]
+        urls = {memo.url for memo in sitemap_memos}
+        present = frozenset(carried.union(read, confirmed))
         return Crawl(
             items=tuple(read[key] for key in in_order if key in read),
             carried_keys=carried.difference(read),
-            memos=(*listing.memos, *(s.memo for s in settled)),
+            memos=(*sitemap_memos, *_detail_memos(details, memos, present=present, sitemaps=urls)),
             pages_fetched=listing.fetched,
             pages_not_modified=listing.not_modified,
             skipped=skipped,
@@ -219,6 +224,27 @@ class SitemapAdapter:
             error=listing.error or next(iter(failed), None),
             notes=(*listing.notes, *_detail_notes(len(due), len(read), len(failed), skipped)),
         )
+
+
+def _detail_memos(
+    details: list[Detail],
+    memos: Mapping[str, PageMemo],
+    *,
+    present: frozenset[str],
+    sitemaps: set[str],
+) -> list[PageMemo]:
+    """Validators of detail pages for their next conditional GET: fresh ones from this run,
+    and the earlier ones of pages still present but not fetched (kept, so not pruned)."""
+    fresh = {memo.url: memo for detail in details if (memo := detail.memo()) is not None}
+    kept = [
+        memo
+        for memo in memos.values()
+        if memo.url not in sitemaps
+        and memo.url not in fresh
+        and len(memo.item_keys) == 1
+        and memo.item_keys[0] in present
+    ]
+    return [*kept, *fresh.values()]
 
 
 def _detail_notes(due: int, read: int, failed: int, skipped: int) -> tuple[str, ...]:

@@ -129,6 +129,17 @@ class Detail:
     page: Listed
     item: ExtractedItem | None = None
     error: FetchError | ExtractError | None = None
+    # The server said 304 to the validators of the page's last reading: it is unchanged.
+    not_modified: bool = False
+    validators: Validators | None = None
+
+    def memo(self) -> PageMemo | None:
+        """What to remember of the page for a conditional GET next time, if anything."""
+        if self.validators is None or not (self.item is not None or self.not_modified):
+            return None
+        if not (self.validators.etag or self.validators.last_modified):
+            return None
+        return PageMemo(self.page.url, self.validators, (self.page.key,), None)
 
 
 async def read_details(
@@ -137,22 +148,40 @@ async def read_details(
     spec: SitemapSpec,
     fetcher: Fetcher,
     identity: Callable[[str], str],
+    memos: Mapping[str, PageMemo] | None = None,
 ) -> list[Detail]:
-    """Fetch and read every page; the fetcher keeps the host polite however many there are."""
+    """Fetch and read every page, conditionally where an earlier reading left validators;
+    the fetcher keeps the host polite however many there are."""
+    memos = memos or {}
     return list(
         await asyncio.gather(
-            *(_read_detail(page, spec=spec, fetcher=fetcher, identity=identity) for page in pages)
+            *(
+                _read_detail(
+                    page, spec=spec, fetcher=fetcher, identity=identity, memo=memos.get(page.url)
+                )
+                for page in pages
+            )
         )
     )
 
 
 async def _read_detail(
-    page: Listed, *, spec: SitemapSpec, fetcher: Fetcher, identity: Callable[[str], str]
+    page: Listed,
+    *,
+    spec: SitemapSpec,
+    fetcher: Fetcher,
+    identity: Callable[[str], str],
+    memo: PageMemo | None,
 ) -> Detail:
+    validators = memo.validators if memo is not None else None
     try:
-        result = await fetcher.fetch(page.url, source=spec.name, allowed=spec.allowed_domains)
+        result = await fetcher.fetch(
+            page.url, source=spec.name, validators=validators, allowed=spec.allowed_domains
+        )
     except FetchError as failed:
         return Detail(page, error=failed)
+    if result.not_modified:
+        return Detail(page, not_modified=True, validators=result.validators)
     if looks_binary(result.body):  # a PDF or an image where a report page should be
         kind = result.content_type or "a page"
         binary = ExtractError(f"binary content served as {kind}", source=spec.name, url=page.url)
@@ -164,7 +193,7 @@ async def _read_detail(
         # thousand levels deep is a hostile page, unreadable, not a reason to crash the run.
         deep = ExtractError("markup nested too deeply to read", source=spec.name, url=page.url)
         return Detail(page, error=deep)
-    return Detail(page, item=item)
+    return Detail(page, item=item, validators=result.validators)
 
 
 def _item(
@@ -196,10 +225,17 @@ class Settled:
     complete: bool
 
 
-def settle(urlset: UrlSet, pages: Sequence[Listed], known: Known, read: Container[str]) -> Settled:
+def settle(
+    urlset: UrlSet,
+    pages: Sequence[Listed],
+    known: Known,
+    read: Container[str],
+    confirmed: Container[str] = frozenset(),
+) -> Settled:
     """Decide, per listed page, what this run knows of it; make the urlset's next memo.
 
-    `read` holds the keys whose detail page was read into an item this run.
+    `read` holds the keys whose detail page was read into an item this run; `confirmed`
+    those whose page answered 304: settled like read ones, but carried.
     """
     carried: list[str] = []
     held: list[str] = []
@@ -207,7 +243,7 @@ def settle(urlset: UrlSet, pages: Sequence[Listed], known: Known, read: Containe
     complete = True
     for page in pages:
         stamp = page.lastmod
-        if page.key not in read and not known.unchanged(page):
+        if page.key not in read and page.key not in confirmed and not known.unchanged(page):
             complete = False
             if page.key not in known.keys:
                 continue  # never read: left out, so it is still new when it is read
