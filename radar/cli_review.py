@@ -21,7 +21,15 @@ from sqlmodel import Session
 from storage.db import open_database
 from storage.models import ReviewState
 from storage.queries import ItemFilter, announced_items
-from storage.review import ReviewError, add_rule, drop_rule, rules, set_state, undo
+from storage.review import (
+    SUPPRESSIBLE_FIELDS,
+    ReviewError,
+    add_rule,
+    drop_rule,
+    rules,
+    set_state,
+    undo,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -117,7 +125,7 @@ def undo_items(ids: tuple[int, ...]) -> None:
 
 
 @review.command("suppress")
-@click.option("--field", type=click.Choice(["title", "summary", "url"]), required=True)
+@click.option("--field", type=click.Choice(SUPPRESSIBLE_FIELDS), required=True)
 @click.option("--pattern", required=True, help="A regular expression, case-insensitive.")
 @click.option("--source", default=None, help="Only this source (default: all).")
 @click.option("--note", default=None, help="Why, for the next editor.")

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING
 
 from radar.relevance import RelevanceSettings, score
 from storage.record import Assessment
+from storage.review import suppressible_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from radar.items import ExtractedItem
     from storage.models import SuppressionRule
-
-SUPPRESSIBLE_FIELDS = ("title", "summary", "url")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +57,10 @@ class Triage:
         )
 
     def _rule_for(self, item: ExtractedItem) -> int | None:
-        values = {"title": item.title, "summary": item.summary or "", "url": item.url}
         for rule in self.rules:
-            if rule.pattern.search(values[rule.field]):
+            text = suppressible_text(
+                rule.field, title=item.title, summary=item.summary, url=item.url
+            )
+            if rule.pattern.search(text):
                 return rule.id
         return None

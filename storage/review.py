@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 SUPPRESSIBLE_FIELDS = ("title", "summary", "url")
 
 
+def suppressible_text(field: str, *, title: str, summary: str | None, url: str) -> str:
+    """The text a suppression rule on `field` is matched against, when stored or later."""
+    return {"title": title, "summary": summary or "", "url": url}[field]
+
+
 class ReviewError(RadarError):
     """A review command named an item or rule that does not exist, or made no sense."""
 
@@ -81,13 +86,13 @@ def add_rule(
 
 
 def _apply_rule(session: Session, rule: SuppressionRule, compiled: re.Pattern[str]) -> int:
-    statement = select(Item, Source.name).join(Source, col(Source.id) == col(Item.source_id))
+    statement = select(Item).join(Source, col(Source.id) == col(Item.source_id))
     statement = statement.where(Item.review_state == ReviewState.NEW)
     if rule.source_name is not None:
         statement = statement.where(Source.name == rule.source_name)
     count = 0
-    for item, _source in session.exec(statement):
-        value = {"title": item.title, "summary": item.summary or "", "url": item.url}[rule.field]
+    for item in session.exec(statement):
+        value = suppressible_text(rule.field, title=item.title, summary=item.summary, url=item.url)
         if compiled.search(value):
             item.review_state, item.suppressed_by_id = ReviewState.DISMISSED, rule.id
             item.reviewed_at = utcnow()
