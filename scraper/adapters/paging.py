@@ -65,6 +65,19 @@ class _Tally:
         )
 
 
+async def fetch_again(
+    fetcher: Fetcher, spec: SourceSpec, url: str, memo: PageMemo | None
+) -> FetchResult:
+    """GET a page of the source, conditionally when an earlier reading left its validators,
+    and never beyond the source's allowed domains."""
+    return await fetcher.fetch(
+        url,
+        source=spec.name,
+        validators=memo.validators if memo else None,
+        allowed=spec.allowed_domains,
+    )
+
+
 async def walk_pages(
     spec: SourceSpec,
     *,
@@ -89,12 +102,7 @@ async def walk_pages(
         visited.add(url)
         memo = memos.get(url)
         try:
-            result = await fetcher.fetch(
-                url,
-                source=spec.name,
-                validators=memo.validators if memo else None,
-                allowed=spec.allowed_domains,
-            )
+            result = await fetch_again(fetcher, spec, url, memo)
             url = _take(spec, result, memo, tally, read, page_number=len(visited))
         except (FetchError, ExtractError) as error:
             if end_on_404 and len(visited) > 1 and getattr(error, "status", None) == 404:

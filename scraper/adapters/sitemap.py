@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from radar.errors import ExtractError, FetchError, PermanentFetchError
+from scraper.adapters.paging import fetch_again
 from scraper.adapters.registry import register
 from scraper.adapters.sitemap_details import (
     Detail,
@@ -117,12 +118,7 @@ async def _read(
     """Read one sitemap document into the listing; return its children if it is an index."""
     memo = memos.get(url)
     try:
-        result = await fetcher.fetch(
-            url,
-            source=spec.name,
-            validators=memo.validators if memo else None,
-            allowed=spec.allowed_domains,
-        )
+        result = await fetch_again(fetcher, spec, url, memo)
         if result.not_modified:
             return _unchanged(result, memo, spec, listing)
         sitemap = read_sitemap(result.body, max_entries=listing.budget)

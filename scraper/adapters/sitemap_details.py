@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from radar.errors import ExtractError, FetchError
+from scraper.adapters.paging import fetch_again
 from scraper.crawl import PageMemo
 from scraper.decode import looks_binary
 from scraper.extract import RawRecord
@@ -173,11 +174,8 @@ async def _read_detail(
     identity: Callable[[str], str],
     memo: PageMemo | None,
 ) -> Detail:
-    validators = memo.validators if memo is not None else None
     try:
-        result = await fetcher.fetch(
-            page.url, source=spec.name, validators=validators, allowed=spec.allowed_domains
-        )
+        result = await fetch_again(fetcher, spec, page.url, memo)
     except FetchError as failed:
         return Detail(page, error=failed)
     if result.not_modified:
