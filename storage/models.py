@@ -95,6 +95,9 @@ class Run(SQLModel, table=True):
     reappeared: int = 0
     coverage: dict[str, float] | None = Field(default=None, sa_type=sa.JSON)
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # Set when a worker ran it for a dispatched task (radar worker): a redelivered task
+    # whose run already finished is recognised and not run again.
+    dispatch_id: str | None = Field(default=None, max_length=64, index=True)
 
 
 class Item(SQLModel, table=True):
@@ -122,6 +125,7 @@ class Item(SQLModel, table=True):
     review_state: str = Field(default="new", max_length=16, index=True)
     duplicate_of_id: int | None = Field(default=None, foreign_key="item.id")
     reviewed_at: dt.datetime | None = _when(default=None, nullable=True)
+    reviewed_by: str | None = Field(default=None, max_length=64, description="editor's username")
     suppressed_by_id: int | None = Field(default=None, foreign_key="suppression_rule.id")
     # How well it matches the relevance profiles, and which terms matched (so editors see why).
     relevance: float = 0.0
@@ -210,3 +214,14 @@ class DigestDelivery(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16, description="pending until sent")
     created_at: dt.datetime = _when(default_factory=utcnow)
     sent_at: dt.datetime | None = _when(default=None, nullable=True)
+
+
+class Editor(SQLModel, table=True):
+    """Someone allowed into the review page (`radar user add`); only a password hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    password_hash: str = Field(sa_type=sa.Text)
+    active: bool = True
+    created_at: dt.datetime = _when(default_factory=utcnow)
+    last_login_at: dt.datetime | None = _when(default=None, nullable=True)
