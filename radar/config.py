@@ -83,6 +83,11 @@ class RadarConfig(StrictModel):
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
 
+    @property
+    def own_feed_only(self) -> tuple[str, ...]:
+        """Sources whose items stay out of the shared feeds, digests and the review queue."""
+        return tuple(source.name for source in self.sources if not source.shared_feeds)
+
     def source(self, name: str) -> SourceSpec:
         for source in self.sources:
             if source.name == name:

@@ -22,7 +22,7 @@ from radar.publish import ALL_NEW, write_feeds
 from radar.runner import run_once
 from scraper.urls import host_of
 from storage.db import open_database
-from storage.queries import announced_items
+from storage.queries import ItemFilter, announced_items
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,7 +82,7 @@ def run_demo(*, out_dir: Path, config_path: Path | None, console: Console) -> No
     engine = open_database(database_url)
     try:
         feeds = write_feeds(engine, config, out_dir=out_dir / "feeds")
-        _print_new_items(console, engine)
+        _print_new_items(console, engine, config)
     finally:
         engine.dispose()
     console.print(
@@ -91,12 +91,17 @@ def run_demo(*, out_dir: Path, config_path: Path | None, console: Console) -> No
     console.print(f"Demo database: {database}")
 
 
-def _print_new_items(console: Console, engine: Engine) -> None:
+def _print_new_items(console: Console, engine: Engine, config: RadarConfig) -> None:
+    """What new.atom shows; the sources with their own feed only are summed up after it."""
     with Session(engine) as session:
-        items = announced_items(session, limit=50)
+        items = announced_items(session, only=ItemFilter(exclude_sources=config.own_feed_only))
     console.print(f"\n[bold]New in {ALL_NEW}.atom[/] ({len(items)}):")
     for item in items:
         line = Text("  • ")
         line.append(item.title, style="bold")
         line.append(f"  [{item.source_name}{', ' + str(item.date) if item.date else ''}]")
         console.print(line)
+    for name in config.own_feed_only:
+        with Session(engine) as session:
+            own = announced_items(session, only=ItemFilter(source_name=name))
+        console.print(f"{name}: {len(own)} new, in its own feed only ({name}.atom)")

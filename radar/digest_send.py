@@ -46,12 +46,16 @@ class DigestReport:
     written: list[Path] = field(default_factory=list)
 
 
-def _candidates(session: Session, config: RadarConfig) -> list[AnnouncedItem]:
+def candidates(session: Session, config: RadarConfig) -> list[AnnouncedItem]:
+    """The items a digest may carry: accepted ones, or with review off, new ones above the bar."""
+    own = config.own_feed_only
     if config.review.enabled:
-        only = ItemFilter(states=(ReviewState.ACCEPTED,))
+        only = ItemFilter(states=(ReviewState.ACCEPTED,), exclude_sources=own)
     else:
         states = (ReviewState.NEW, ReviewState.ACCEPTED)
-        only = ItemFilter(states=states, min_relevance=config.relevance.threshold)
+        only = ItemFilter(
+            states=states, min_relevance=config.relevance.threshold, exclude_sources=own
+        )
     return announced_items(session, only=only, limit=5000)
 
 
@@ -102,7 +106,7 @@ def send_digests(
     if dry_run_dir is None and smtp is None:
         smtp = SmtpSettings.from_env()
     with Session(engine) as session:
-        pool = _candidates(session, config)
+        pool = candidates(session, config)
         client = connect(smtp) if smtp is not None and dry_run_dir is None and recipients else None
         try:
             for recipient in recipients:

@@ -52,20 +52,20 @@ class FeedSpec:
 
 def feed_specs(config: RadarConfig, categories: list[str]) -> list[FeedSpec]:
     """Every feed the configuration asks for, in a stable order."""
-    base = config.feed.title
+    base, own = config.feed.title, config.own_feed_only
     public = (
-        ItemFilter(states=(ReviewState.ACCEPTED,))
+        ItemFilter(states=(ReviewState.ACCEPTED,), exclude_sources=own)
         if config.review.enabled
         else ItemFilter(
             states=(ReviewState.NEW, ReviewState.ACCEPTED),
             min_relevance=config.relevance.threshold,
+            exclude_sources=own,
         )
     )
+    review = ItemFilter(states=("new",), by_relevance=True, exclude_sources=own)
     specs = [
-        FeedSpec(ALL_NEW, base, ItemFilter()),
-        FeedSpec(
-            "review", f"{base} – til gennemsyn", ItemFilter(states=("new",), by_relevance=True)
-        ),
+        FeedSpec(ALL_NEW, base, ItemFilter(exclude_sources=own)),
+        FeedSpec("review", f"{base} – til gennemsyn", review),
         FeedSpec("public", f"{base} – udvalgt", public),
     ]
     specs += [
@@ -73,7 +73,10 @@ def feed_specs(config: RadarConfig, categories: list[str]) -> list[FeedSpec]:
         for s in config.sources
     ]
     specs += [
-        FeedSpec(f"category-{slug(c)}", f"{base} – {c}", ItemFilter(category=c)) for c in categories
+        FeedSpec(
+            f"category-{slug(c)}", f"{base} – {c}", ItemFilter(category=c, exclude_sources=own)
+        )
+        for c in categories
     ]
     return specs
 

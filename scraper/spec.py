@@ -203,6 +203,9 @@ class SourceSpec(StrictModel):
     health: HealthRule = HealthRule()
     enrich: EnrichRule | None = None
     enabled: bool = True
+    # False for a page editors watch for its own sake (their own catalogue page): its changes
+    # go to its own feed and status only, never to new.atom, review, public, digests.
+    shared_feeds: bool = True
 
     @field_validator("schedule")
     @classmethod

@@ -41,6 +41,7 @@ class ItemFilter:
     """Which announced items a feed or a review list shows, and in which order."""
 
     source_name: str | None = None
+    exclude_sources: tuple[str, ...] = ()
     category: str | None = None
     states: tuple[str, ...] | None = None
     min_relevance: float | None = None
@@ -62,6 +63,8 @@ def announced_items(
     )
     if only.source_name is not None:
         statement = statement.where(Source.name == only.source_name)
+    if only.exclude_sources:
+        statement = statement.where(col(Source.name).not_in(only.exclude_sources))
     if only.category is not None:
         statement = statement.where(Item.category == only.category)
     if only.states is not None:

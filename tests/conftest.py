@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from radar.config import RadarConfig, load_config
+from radar.config import RadarConfig, load_config, parse_config
 from radar.fixture_server import FixtureServer
 from scraper.adapters.html import HtmlSpec
 from scraper.spec import CrawlerSettings
@@ -44,6 +44,36 @@ def shipped_config(**crawler: Any) -> RadarConfig:
     """The real config.yaml, with crawler settings fit for loopback tests."""
     config = load_config(ROOT / "config.yaml")
     return config.model_copy(update={"crawler": fast_crawler(**crawler)})
+
+
+# The catalogue's category archive as an html source of its own: nine pages, "MM | YYYY" dates.
+# The shipped `cfb` reads it only as the API's fallback; tests of paging, page memos and
+# crashes mid-crawl need its many pages. Its expected items are in expected/cfb-archive/.
+CFB_ARCHIVE_YAML = """
+  - name: cfb-archive
+    kind: html
+    url: https://centerforborgerdialog.dk/category/inspiration-praksis/
+    language: da
+    item: "article.post-entry"
+    fields:
+      title: "h2.entry-title a"
+      link: "h2.entry-title a @href"
+      summary: ".entry-summary"
+      category: ".entry-category"
+      date: ".entry-date"
+    next_page: "a.next.page-numbers @href"
+    max_pages: 20
+"""
+
+
+def cfb_archive() -> HtmlSpec:
+    config = parse_config(
+        "crawler: {contact_url: https://example.dk/kontakt/}\nsources:" + CFB_ARCHIVE_YAML,
+        origin="tests/conftest.py",
+    )
+    spec = config.source("cfb-archive")
+    assert isinstance(spec, HtmlSpec)
+    return spec
 
 
 def expected(name: str, file: str) -> Any:

@@ -40,7 +40,9 @@ def test_check_exits_1_when_a_source_yields_nothing(
 ) -> None:
     config = fast_config(tmp_path)
     config.write_text(
-        config.read_text("utf-8").replace('item: "article.post-entry"', 'item: "article.gone"'),
+        config.read_text("utf-8").replace(
+            'item: ".resources-list .resource-item"', 'item: "article.gone"'
+        ),
         "utf-8",
     )
     result = radar(
@@ -48,13 +50,13 @@ def test_check_exits_1_when_a_source_yields_nothing(
         "--config",
         str(config),
         "--source",
-        "cfb",
+        "knoca",
         *resolve_all(fixture_sites),
         db=tmp_path / "x.db",
     )
 
     assert result.returncode == 1
-    assert "cfb" in result.stdout
+    assert "knoca" in result.stdout
 
 
 async def test_a_snapshot_serves_back_as_fixtures_with_the_same_items(

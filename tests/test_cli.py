@@ -86,7 +86,7 @@ def test_a_failing_source_exits_1_and_the_others_are_committed(
     assert statuses.pop("gone") == "failed"
     assert statuses.pop("oecd-rss") == "never run"  # disabled: an alternative to oecd
     assert set(statuses.values()) == {"baseline"}
-    assert set(statuses) == {"cfb", "knoca", "vive", "skr", "oecd", "nesta"}
+    assert set(statuses) == {"cfb", "cfb-katalog", "knoca", "vive", "skr", "oecd", "nesta"}
 
 
 @pytest.mark.parametrize("command", ["run", "feed", "status"])
@@ -95,7 +95,9 @@ def test_a_broken_config_exits_2_names_the_key_and_touches_nothing(
 ) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(
-        (ROOT / "config.yaml").read_text(encoding="utf-8").replace("item:", "itme:"),
+        (ROOT / "config.yaml")
+        .read_text(encoding="utf-8")
+        .replace('item: ".resources', 'itme: ".resources'),
         encoding="utf-8",
     )
     db = tmp_path / "radar.db"
@@ -103,7 +105,7 @@ def test_a_broken_config_exits_2_names_the_key_and_touches_nothing(
     result = radar(command, "--config", str(config), db=db)
 
     assert result.returncode == 2
-    assert "sources[0] (cfb).itme: unknown key" in result.stderr
+    assert "sources[2] (knoca).itme: unknown key" in result.stderr
     assert not db.exists()
 
 

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from radar.fixture_server import Fault, FixtureServer
 from scraper.urls import canonical_url
 from storage.models import Event, Item, Run, RunStatus
-from tests.conftest import ROOT, SITES, expected
+from tests.conftest import CFB_ARCHIVE_YAML, ROOT, SITES, expected
 from tests.test_cli import fast_config, resolve_all
 
 DEADLINE = 60.0
@@ -33,7 +33,16 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 def start_run(engine: Engine, config: Path, server: FixtureServer) -> subprocess.Popen[str]:
     env = {**os.environ, "RADAR_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
-    command = [sys.executable, "-m", "radar", "run", "--config", str(config), "--source", "cfb"]
+    command = [
+        sys.executable,
+        "-m",
+        "radar",
+        "run",
+        "--config",
+        str(config),
+        "--source",
+        "cfb-archive",
+    ]
     return subprocess.Popen(
         [*command, *resolve_all(server)],
         env=env,
@@ -63,7 +72,7 @@ def announced(engine: Engine) -> Counter[tuple[str, str]]:
 
 
 def expected_changes() -> Counter[tuple[str, str]]:
-    changes = expected("cfb", "changes.json")["snapshot-2"]
+    changes = expected("cfb-archive", "changes.json")["snapshot-2"]
     return Counter((kind, canonical_url(link)) for kind, links in changes.items() for link in links)
 
 
@@ -71,7 +80,7 @@ def expected_changes() -> Counter[tuple[str, str]]:
 def test_sigkill_mid_run_then_the_next_run_announces_each_item_once(
     engine: Engine, fixture_sites: FixtureServer, tmp_path: Path, kill_after_pages: int
 ) -> None:
-    config = fast_config(tmp_path)
+    config = fast_config(tmp_path, extra_source=CFB_ARCHIVE_YAML)
     _, err = start_run(engine, config, fixture_sites).communicate(timeout=DEADLINE)
     assert announced(engine) == Counter(), err
 
@@ -100,7 +109,7 @@ def test_sigkill_mid_run_then_the_next_run_announces_each_item_once(
 def test_two_runs_at_once_never_run_the_same_source_twice(
     engine: Engine, fixture_sites: FixtureServer, tmp_path: Path
 ) -> None:
-    config = fast_config(tmp_path)
+    config = fast_config(tmp_path, extra_source=CFB_ARCHIVE_YAML)
     first = start_run(engine, config, fixture_sites)
     first.communicate(timeout=DEADLINE)
     assert first.returncode == 0

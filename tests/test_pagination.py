@@ -10,16 +10,14 @@ from scraper.adapters import adapter_for
 from scraper.adapters.html import HtmlSpec
 from scraper.crawl import Crawl
 from scraper.fetch import Fetcher
-from tests.conftest import expected, fast_crawler, shipped_config
+from tests.conftest import cfb_archive, expected, fast_crawler
 
 HOST = "centerforborgerdialog.dk"
 PATTERN = "https://centerforborgerdialog.dk/category/inspiration-praksis/page/{n}/"
 
 
 def by_pattern() -> HtmlSpec:
-    cfb = shipped_config().source("cfb")
-    assert isinstance(cfb, HtmlSpec)
-    return cfb.model_copy(update={"next_page": None, "page_url": PATTERN})
+    return cfb_archive().model_copy(update={"next_page": None, "page_url": PATTERN})
 
 
 async def crawl(server: FixtureServer, spec: HtmlSpec) -> Crawl:
@@ -35,7 +33,7 @@ async def test_the_archive_read_by_url_pattern_ends_at_the_404_after_its_last_pa
 
     assert result.complete and result.error is None
     assert [i.title for i in result.items] == [
-        i["title"] for i in expected("cfb", "snapshot-1.json")
+        i["title"] for i in expected("cfb-archive", "snapshot-1.json")
     ]
     assert pages[-1] == "/category/inspiration-praksis/page/10/" and len(pages) == 10
 

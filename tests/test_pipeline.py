@@ -14,7 +14,14 @@ from radar.publish import write_feeds
 from scraper.fetch import Fetcher
 from scraper.urls import canonical_url
 from storage.models import Event, Item, RunStatus
-from tests.conftest import Entry, ListingSite, expected, fast_crawler, shipped_config
+from tests.conftest import (
+    Entry,
+    ListingSite,
+    cfb_archive,
+    expected,
+    fast_crawler,
+    shipped_config,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,14 +50,14 @@ def events(engine: Engine) -> Counter[tuple[str, str]]:
 
 
 def expected_events(snapshot: str) -> Counter[tuple[str, str]]:
-    changes = expected("cfb", "changes.json")[snapshot]
+    changes = expected("cfb-archive", "changes.json")[snapshot]
     return Counter((kind, canonical_url(link)) for kind, links in changes.items() for link in links)
 
 
 async def test_cfb_snapshots_announce_exactly_what_changed(
     fixture_sites: FixtureServer, engine: Engine
 ) -> None:
-    cfb = shipped_config().source("cfb")
+    cfb = cfb_archive()
 
     [first] = await crawl(fixture_sites, engine, [cfb])
     assert (first.status, first.items, first.pages) == (RunStatus.BASELINE, 87, 9)
@@ -73,7 +80,7 @@ async def test_cfb_snapshots_announce_exactly_what_changed(
     }
     want = {
         canonical_url(i["link"]): (i["title"], i["summary"], i["category"])
-        for i in expected("cfb", "snapshot-3.json")
+        for i in expected("cfb-archive", "snapshot-3.json")
     }
     assert stored == want
 
@@ -81,7 +88,7 @@ async def test_cfb_snapshots_announce_exactly_what_changed(
 async def test_an_unchanged_rerun_is_answered_304_and_announces_nothing(
     fixture_sites: FixtureServer, engine: Engine
 ) -> None:
-    cfb = shipped_config().source("cfb")
+    cfb = cfb_archive()
     await crawl(fixture_sites, engine, [cfb])
     fixture_sites.clear_requests()
 
@@ -98,7 +105,7 @@ async def test_an_unchanged_rerun_is_answered_304_and_announces_nothing(
 async def test_one_failing_source_never_rolls_back_another(
     fixture_sites: FixtureServer, engine: Engine
 ) -> None:
-    cfb = shipped_config().source("cfb")
+    cfb = cfb_archive()
     broken = cfb.model_copy(
         update={"name": "broken", "url": "https://centerforborgerdialog.dk/gone/"}
     )
@@ -107,7 +114,7 @@ async def test_one_failing_source_never_rolls_back_another(
 
     assert [(o.source, o.status) for o in outcomes] == [
         ("broken", RunStatus.FAILED),
-        ("cfb", RunStatus.BASELINE),
+        ("cfb-archive", RunStatus.BASELINE),
     ]
     assert "404" in (outcomes[0].error or "")
     with Session(engine) as session:

@@ -32,7 +32,7 @@ from scraper.extract import fragment_text
 from scraper.fetch import Fetcher
 from scraper.identity import identity_function
 from storage.models import Event, Item, Run, RunStatus
-from tests.conftest import SITES, expected, fast_crawler, shipped_config
+from tests.conftest import SITES, cfb_archive, expected, fast_crawler, shipped_config
 from tests.test_sources import as_expected
 
 if TYPE_CHECKING:
@@ -45,12 +45,12 @@ if TYPE_CHECKING:
     from scraper.spec import SourceSpec
 
 HOST = "centerforborgerdialog.dk"
-# The block proposed for config.yaml, under the name the expected data uses.
+# The shipped config.yaml's block (test_the_shipped_cfb_source_is_this_block checks it).
 CFB_WP_YAML = """
 crawler:
   contact_url: https://centerforborgerdialog.dk/kontakt/
 sources:
-  - name: cfb-wp
+  - name: cfb
     title: Center for Borgerdialog – Inspiration til praksis
     kind: wordpress
     url: https://centerforborgerdialog.dk/
@@ -69,7 +69,7 @@ sources:
       next_page: "a.next.page-numbers @href"
       max_pages: 20
 """
-CFB_WP = parse_config(CFB_WP_YAML, origin="test_wordpress.py").source("cfb-wp")
+CFB_WP = parse_config(CFB_WP_YAML, origin="test_wordpress.py").source("cfb")
 SNAPSHOTS = ("snapshot-1", "snapshot-2", "snapshot-3")
 
 
@@ -109,14 +109,14 @@ async def test_each_snapshot_yields_exactly_the_expected_items(snapshot: str) ->
     with FixtureServer(SITES, snapshot=snapshot) as server:
         crawl = await crawl_once(server, CFB_WP)
     assert crawl.complete and crawl.error is None and crawl.skipped == 0
-    assert [as_expected(item) for item in crawl.items] == expected("cfb-wp", f"{snapshot}.json")
+    assert [as_expected(item) for item in crawl.items] == expected("cfb", f"{snapshot}.json")
     assert all(item.date is not None and item.date.precision == "day" for item in crawl.items)
 
 
 async def test_the_snapshots_through_the_pipeline_announce_exactly_the_expected_changes(
     sqlite_engine: Engine,
 ) -> None:
-    changes = expected("cfb-wp", "changes.json")
+    changes = expected("cfb", "changes.json")
     identity = identity_function(CFB_WP.identity)
     with FixtureServer(SITES, snapshot="snapshot-1") as server:
         for snapshot in SNAPSHOTS:
@@ -141,7 +141,7 @@ async def test_the_category_slug_is_resolved_with_its_children() -> None:
 
 
 async def test_links_are_the_sources_each_post_cites() -> None:
-    cited = expected("cfb-wp", "links.json")
+    cited = expected("cfb", "links.json")
     for snapshot in ("snapshot-1", "snapshot-3"):
         with FixtureServer(SITES, snapshot=snapshot) as server:
             crawl = await crawl_once(server, CFB_WP)
@@ -170,7 +170,7 @@ def test_some_posts_cite_items_of_the_other_sources_fixtures(
     source, count = cites
     identity = identity_function(shipped_config().source(source).identity)
     known = {identity(item["link"]) for item in expected(source, "snapshot-1.json")}
-    links = expected("cfb-wp", "links.json")[f"https://{HOST}/{slug}/"]
+    links = expected("cfb", "links.json")[f"https://{HOST}/{slug}/"]
     assert sum(identity(link) in known for link in links) == count
 
 
@@ -278,15 +278,14 @@ async def test_a_malformed_answer_is_an_error_of_that_source_not_a_crash(
     body: bytes, content_type: str, sqlite_engine: Engine
 ) -> None:
     fault = Fault(200, {"Content-Type": content_type}, body)
-    cfb = shipped_config().source("cfb")
     with FixtureServer(SITES, snapshot="snapshot-1") as server:
         server.script(HOST, "/wp-json/wp/v2/posts", [fault])
         crawl = await crawl_once(server, CFB_WP)
         server.script(HOST, "/wp-json/wp/v2/posts", [fault])
-        [broken, other] = await run(server, sqlite_engine, CFB_WP, cfb)
+        [broken, other] = await run(server, sqlite_engine, CFB_WP, cfb_archive())
     assert isinstance(crawl.error, ExtractError) and not crawl.complete and crawl.items == ()
-    assert crawl.error.source == "cfb-wp" and "/wp-json/wp/v2/posts?" in crawl.error.url
-    assert broken.status == RunStatus.FAILED and "[cfb-wp]" in (broken.error or "")
+    assert crawl.error.source == "cfb" and "/wp-json/wp/v2/posts?" in crawl.error.url
+    assert broken.status == RunStatus.FAILED and "[cfb]" in (broken.error or "")
     assert other.status == RunStatus.BASELINE
 
 
@@ -536,10 +535,14 @@ def test_a_post_of_the_wrong_shape_has_no_fields() -> None:
 # The spec
 
 
+def test_the_shipped_cfb_source_is_this_block() -> None:
+    assert shipped_config().source("cfb") == CFB_WP
+
+
 def test_the_fallback_inherits_what_makes_its_items_the_same_items() -> None:
     assert isinstance(CFB_WP, WordPressSpec) and CFB_WP.fallback is not None
     fallback = CFB_WP.fallback
-    assert (fallback.kind, fallback.name, fallback.language) == ("html", "cfb-wp", "da")
+    assert (fallback.kind, fallback.name, fallback.language) == ("html", "cfb", "da")
     assert fallback.allowed_domains == CFB_WP.allowed_domains == (HOST,)
     assert fallback.identity == CFB_WP.identity
     assert CFB_WP.api_root == f"https://{HOST}/wp-json/wp/v2/"
