@@ -124,5 +124,12 @@ def test_demo_runs_offline_and_writes_a_feed_of_new_items(tmp_path: Path) -> Non
     assert "baseline" in result.stdout and "new.atom" in result.stdout
     parsed = feedparser.parse((tmp_path / "demo" / "feeds" / "new.atom").read_bytes())
     assert not parsed.bozo
-    assert len(parsed.entries) >= 3
+    sources = {
+        tag.term
+        for entry in parsed.entries
+        for tag in entry.tags
+        if tag.scheme == "urn:inspiration-radar:source"
+    }
+    assert sources == {"cfb", "knoca", "vive", "skr", "oecd", "nesta"}  # cfb-katalog: own feed
+    assert sum(entry.summary.startswith("Allerede i kataloget") for entry in parsed.entries) == 1
     assert not (tmp_path / "unused.db").exists()
