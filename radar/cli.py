@@ -322,3 +322,13 @@ def _register_digest() -> None:
 
 
 _register_digest()
+
+
+def _register_web() -> None:
+    from radar.cli_web import user, web
+
+    main.add_command(web)
+    main.add_command(user)
+
+
+_register_web()

@@ -2,7 +2,9 @@
 
 Items move new → accepted | dismissed | duplicate (of another item), and back with undo.
 Suppression rules dismiss the same noise automatically, and are listed and reversible.
-The public feed and the digests follow these states at once.
+The public feed and the digests follow these states at once: after a decision the feeds
+are written again (with the --config of `radar review`; without a config.yaml at hand they
+follow at the next `radar feed` or scheduled run).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session
 
+from radar.cli_common import config_option, load_or_exit
+from radar.publish import write_feeds
 from storage.db import open_database
 from storage.models import ReviewState
 from storage.queries import ItemFilter, announced_items
@@ -33,13 +38,19 @@ from storage.review import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from radar.config import RadarConfig
 
 EXIT_USAGE = 2
 ids_argument = click.argument("ids", nargs=-1, required=True, type=int)
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def _session(*, publish: bool = False) -> Iterator[Session]:
+    """A session committed at the end; with `publish`, the feeds are written after it."""
+    # Read the config first: a broken one exits 2 before anything changes.
+    config = _feeds_config() if publish else None
     engine = open_database()
     try:
         # Results are printed after the commit: keep their attributes loaded.
@@ -51,12 +62,27 @@ def _session() -> Iterator[Session]:
                 session.rollback()
                 click.echo(f"radar: {exc}", err=True)
                 sys.exit(EXIT_USAGE)
+        if config is not None:
+            written = write_feeds(engine, config)
+            click.echo(f"feeds written to {written[0].parent}", err=True)
     finally:
         engine.dispose()
 
 
+def _feeds_config() -> RadarConfig | None:
+    """The config whose feeds follow a decision; None if the default config.yaml is absent."""
+    context = click.get_current_context().parent
+    assert context is not None
+    path: Path = context.params["config_path"]
+    if context.get_parameter_source("config_path") == ParameterSource.DEFAULT and not path.exists():
+        click.echo(f"radar: no {path}: the feeds follow at the next `radar feed`", err=True)
+        return None
+    return load_or_exit(path)
+
+
 @click.group()
-def review() -> None:
+@config_option
+def review(config_path: Path) -> None:
     """Review new items: list, accept, dismiss, duplicate, undo, suppress."""
 
 
@@ -90,7 +116,7 @@ def list_items(state: str, source: str | None, limit: int, as_json: bool) -> Non
 
 def _decide(state: ReviewState) -> Callable[[tuple[int, ...]], None]:
     def command(ids: tuple[int, ...]) -> None:
-        with _session() as session:
+        with _session(publish=True) as session:
             items = set_state(session, list(ids), state)
         click.echo(f"{len(items)} item(s) {state}")
 
@@ -110,7 +136,7 @@ review.command("dismiss", help="Dismiss items: they stay out of the public feed 
 @click.option("--of", "original", type=int, required=True, help="The id of the original item.")
 def duplicate(ids: tuple[int, ...], original: int) -> None:
     """Mark items as duplicates of another item."""
-    with _session() as session:
+    with _session(publish=True) as session:
         items = set_state(session, list(ids), ReviewState.DUPLICATE, duplicate_of=original)
     click.echo(f"{len(items)} item(s) marked duplicate of {original}")
 
@@ -119,7 +145,7 @@ def duplicate(ids: tuple[int, ...], original: int) -> None:
 @ids_argument
 def undo_items(ids: tuple[int, ...]) -> None:
     """Put items back to "new"."""
-    with _session() as session:
+    with _session(publish=True) as session:
         items = undo(session, list(ids))
     click.echo(f"{len(items)} item(s) back to new")
 
@@ -131,7 +157,7 @@ def undo_items(ids: tuple[int, ...]) -> None:
 @click.option("--note", default=None, help="Why, for the next editor.")
 def suppress(field: str, pattern: str, source: str | None, note: str | None) -> None:
     """Dismiss matching items automatically, now and in every later run."""
-    with _session() as session:
+    with _session(publish=True) as session:
         rule, dismissed = add_rule(session, field=field, pattern=pattern, source=source, note=note)
     click.echo(f"rule {rule.id}: {field} ~ {pattern!r}; {dismissed} unreviewed item(s) dismissed")
 
@@ -152,6 +178,6 @@ def list_rules() -> None:
 @click.argument("rule_id", type=int)
 def unsuppress(rule_id: int) -> None:
     """Switch a rule off and bring back the items it dismissed."""
-    with _session() as session:
+    with _session(publish=True) as session:
         restored = drop_rule(session, rule_id)
     click.echo(f"rule {rule_id} off; {restored} item(s) back to new")

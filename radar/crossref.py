@@ -12,10 +12,14 @@ from typing import TYPE_CHECKING
 
 from scraper.identity import identity_function
 from scraper.urls import is_allowed
+from storage.queries import source_links
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from sqlmodel import Session
+
+    from radar.config import RadarConfig
     from scraper.spec import SourceSpec
 
 
@@ -31,6 +35,14 @@ def covered_keys(
             identity(link) for link in links if is_allowed(link, spec.allowed_domains)
         }
     return covered
+
+
+def catalogue_coverage(session: Session, config: RadarConfig) -> dict[str, set[str]]:
+    """What the configured catalogue covers of every other source, from its stored links."""
+    if config.catalogue is None:
+        return {}
+    others = [spec for spec in config.sources if spec.name != config.catalogue]
+    return covered_keys(others, source_links(session, config.catalogue))
 
 
 def is_covered(covered: Mapping[str, set[str]], *, source: str, key: str) -> bool:

@@ -12,6 +12,7 @@ writes, atomically, so a web server never serves a half-written file.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
@@ -23,20 +24,21 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from feeds import FeedEntry, FeedMeta, build_atom, entry_id_for, tag_uri
-from radar.crossref import covered_keys, is_covered
+from radar.crossref import catalogue_coverage, is_covered
 from storage.models import ReviewState, utcnow
 from storage.queries import (
     AnnouncedItem,
     ItemFilter,
     announced_categories,
     announced_items,
-    source_links,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from radar.config import FeedSettings, RadarConfig
+
+log = logging.getLogger(__name__)
 
 ALL_NEW = "new"
 
@@ -141,14 +143,17 @@ def _feed(
 ) -> bytes:
     limit = settings.max_entries
     rows = announced_items(session, only=spec.only, limit=limit)
-    entries = [
-        to_entry(
-            row,
-            authority=settings.id_authority,
-            in_catalogue=is_covered(covered, source=row.source_name, key=row.key),
-        )
-        for row in rows
-    ]
+    entries = []
+    for row in rows:
+        in_catalogue = is_covered(covered, source=row.source_name, key=row.key)
+        try:
+            entries.append(
+                to_entry(row, authority=settings.id_authority, in_catalogue=in_catalogue)
+            )
+        except ValueError as exc:  # e.g. a non-web link put in by hand: that entry, not the feed
+            log.warning(
+                "[%s] item %s left out of %s.atom: %s", row.source_name, row.id, spec.name, exc
+            )
     meta = _meta(settings, name=spec.name, title=spec.title, entries=entries)
     return build_atom(meta, entries, max_entries=limit, keep_order=spec.only.by_relevance)
 
@@ -158,16 +163,9 @@ def write_feeds(engine: Engine, config: RadarConfig, *, out_dir: Path | None = N
     target = out_dir or config.feed.out_dir
     written = []
     with Session(engine) as session:
-        covered = _covered(session, config)
+        covered = catalogue_coverage(session, config)
         for spec in feed_specs(config, announced_categories(session)):
             path = target / f"{spec.name}.atom"
             write_atomically(path, _feed(session, config.feed, covered, spec))
             written.append(path)
     return written
-
-
-def _covered(session: Session, config: RadarConfig) -> dict[str, set[str]]:
-    if config.catalogue is None:
-        return {}
-    others = [spec for spec in config.sources if spec.name != config.catalogue]
-    return covered_keys(others, source_links(session, config.catalogue))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,10 +10,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from radar.items import PartialDate, Precision
-from storage.models import SUCCESSFUL_RUNS, Event, Item, Run, Source
+from storage.models import SUCCESSFUL_RUNS, Event, Item, ItemVersion, Run, Source
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class AnnouncedItem:
     review_state: str = "new"
     relevance: float = 0.0
     terms: tuple[str, ...] = ()
+    duplicate_of: int | None = None
+    reviewed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +50,35 @@ class ItemFilter:
     states: tuple[str, ...] | None = None
     min_relevance: float | None = None
     by_relevance: bool = False  # most relevant first, instead of newest first
+    language: str | None = None
+    search: str | None = None  # words in the title or summary, case-insensitive
 
 
 def announced_items(
-    session: Session, *, only: ItemFilter | None = None, limit: int = 200
+    session: Session, *, only: ItemFilter | None = None, limit: int = 200, offset: int = 0
 ) -> list[AnnouncedItem]:
     """Items announced as new (never baseline ones), newest first, still present or not.
 
     Items first seen in the same run come in the order the run stored them: listing order.
     """
     only = only or ItemFilter()
-    statement = (
-        select(Item, Source)
-        .join(Source, col(Source.id) == col(Item.source_id))
-        .where(col(Item.announced).is_(True))
+    statement = _filtered(select(Item, Source), only)
+    order: list[Any] = [col(Item.first_seen).desc(), col(Item.id)]
+    if only.by_relevance:
+        order.insert(0, col(Item.relevance).desc())
+    rows = session.exec(statement.order_by(*order).offset(offset).limit(limit))
+    return [_announced(item, source) for item, source in rows]
+
+
+def count_announced(session: Session, *, only: ItemFilter | None = None) -> int:
+    """How many items `announced_items` would list without a limit."""
+    statement = _filtered(select(sa.func.count(col(Item.id))), only or ItemFilter())
+    return int(session.exec(statement).one())
+
+
+def _filtered(statement: Any, only: ItemFilter) -> Any:
+    statement = statement.join(Source, col(Source.id) == col(Item.source_id)).where(
+        col(Item.announced).is_(True)
     )
     if only.source_name is not None:
         statement = statement.where(Source.name == only.source_name)
@@ -71,11 +90,17 @@ def announced_items(
         statement = statement.where(col(Item.review_state).in_(only.states))
     if only.min_relevance is not None:
         statement = statement.where(col(Item.relevance) >= only.min_relevance)
-    order: list[Any] = [col(Item.first_seen).desc(), col(Item.id)]
-    if only.by_relevance:
-        order.insert(0, col(Item.relevance).desc())
-    rows = session.exec(statement.order_by(*order).limit(limit))
-    return [_announced(item, source) for item, source in rows]
+    if only.language is not None:
+        statement = statement.where(Item.language == only.language)
+    for word in (only.search or "").split():
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"
+        statement = statement.where(
+            sa.or_(
+                col(Item.title).ilike(pattern, escape="\\"),
+                col(Item.summary).ilike(pattern, escape="\\"),
+            )
+        )
+    return statement
 
 
 def announced_categories(session: Session) -> list[str]:
@@ -86,6 +111,29 @@ def announced_categories(session: Session) -> list[str]:
         .distinct()
     )
     return sorted(category for category in session.exec(statement) if category)
+
+
+def announced_languages(session: Session) -> list[str]:
+    """The languages announced items have."""
+    statement = (
+        select(Item.language)
+        .where(col(Item.announced).is_(True), col(Item.language).is_not(None))
+        .distinct()
+    )
+    return sorted(language for language in session.exec(statement) if language)
+
+
+def item_versions(session: Session, item_ids: Sequence[int]) -> dict[int, list[ItemVersion]]:
+    """Each item's recorded versions, oldest first: what an editor compares old → new."""
+    versions: dict[int, list[ItemVersion]] = {item_id: [] for item_id in item_ids}
+    statement = (
+        select(ItemVersion)
+        .where(col(ItemVersion.item_id).in_(item_ids))
+        .order_by(col(ItemVersion.item_id), col(ItemVersion.id))
+    )
+    for version in session.exec(statement):
+        versions[version.item_id].append(version)
+    return versions
 
 
 def _announced(item: Item, source: Source) -> AnnouncedItem:
@@ -109,6 +157,8 @@ def _announced(item: Item, source: Source) -> AnnouncedItem:
         review_state=item.review_state,
         relevance=item.relevance,
         terms=tuple(item.matched_terms or ()),
+        duplicate_of=item.duplicate_of_id,
+        reviewed_by=item.reviewed_by,
     )
 
 
@@ -190,3 +240,19 @@ def events_since(session: Session, since: dt.datetime) -> dict[str, int]:
         .group_by(col(Source.name))
     )
     return {name: int(count) for name, count in rows}
+
+
+def recent_errors(session: Session, *, per_source: int = 3) -> dict[str, list[Run]]:
+    """The last few runs of each source that reported an error, newest first."""
+    statement = (
+        select(Run, Source.name)
+        .join(Source, col(Source.id) == col(Run.source_id))
+        .where(col(Run.error).is_not(None))
+        .order_by(col(Run.id).desc())
+    )
+    found: dict[str, list[Run]] = {}
+    for run, name in session.exec(statement.limit(per_source * 50)):
+        runs = found.setdefault(name, [])
+        if len(runs) < per_source:
+            runs.append(run)
+    return found

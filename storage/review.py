@@ -39,9 +39,17 @@ def _items(session: Session, ids: Sequence[int]) -> list[Item]:
 
 
 def set_state(
-    session: Session, ids: Sequence[int], state: ReviewState, *, duplicate_of: int | None = None
+    session: Session,
+    ids: Sequence[int],
+    state: ReviewState,
+    *,
+    duplicate_of: int | None = None,
+    by: str | None = None,
 ) -> list[Item]:
-    """Give items a review state; `duplicate_of` names the original for DUPLICATE."""
+    """Give items a review state; `duplicate_of` names the original for DUPLICATE.
+
+    `by` is the deciding editor's username (the review page knows it; the CLI does not).
+    """
     if (state is ReviewState.DUPLICATE) != (duplicate_of is not None):
         raise ReviewError("a duplicate needs the id of its original, and only a duplicate does")
     if duplicate_of is not None:
@@ -53,6 +61,7 @@ def set_state(
     for item in items:
         item.review_state, item.duplicate_of_id = state, duplicate_of
         item.reviewed_at = None if state is ReviewState.NEW else now
+        item.reviewed_by = None if state is ReviewState.NEW else by
         if state is not ReviewState.DISMISSED:
             item.suppressed_by_id = None
         session.add(item)

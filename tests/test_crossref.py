@@ -118,3 +118,21 @@ def test_a_source_with_its_own_feed_only_stays_out_of_the_shared_feeds_and_diges
     assert titles("public.atom") == ["Nyt fra skr"]
     with Session(sqlite_engine) as session:
         assert [i.title for i in digest_candidates(session, CONFIG)] == ["Nyt fra skr"]
+
+
+def test_an_item_that_cannot_be_an_entry_is_left_out_not_the_whole_feed(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    skr = CONFIG.source("skr")
+    record(sqlite_engine, skr, [make_item("seed")])
+    record(sqlite_engine, skr, [make_item("seed"), make_item("ok", "Fin"), make_item("bad")])
+    with Session(sqlite_engine) as session:  # as if put in by hand: the pipeline never would
+        [bad] = session.exec(select(Item).where(Item.key == "bad")).all()
+        bad.url = "javascript:alert(1)"
+        session.add(bad)
+        session.commit()
+
+    write_feeds(sqlite_engine, CONFIG, out_dir=tmp_path)
+
+    entries = feedparser.parse((tmp_path / "new.atom").read_bytes()).entries
+    assert [entry.title for entry in entries] == ["Fin"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import feedparser
 import pytest
+import yaml
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
@@ -30,9 +31,13 @@ NEWS = [
 
 @pytest.fixture
 async def spec(
-    listing_site: ListingSite, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    listing_site: ListingSite, engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> HtmlSpec:
-    """A source whose second run announced the four NEWS items; the CLI uses its database."""
+    """A source whose second run announced the four NEWS items; the CLI uses its database.
+
+    The CLI runs in an empty directory: no config.yaml, so decisions write no feeds there.
+    """
+    monkeypatch.chdir(tmp_path)
     listing_site.write("s1", SEED)
     listing_site.write("s2", [*NEWS, *SEED], per_page=10)
     source = listing_site.spec()
@@ -163,3 +168,33 @@ async def test_without_review_the_public_feed_is_every_item_above_the_threshold(
     config: dict[str, Any] = {"review": base.review.model_copy(update={"enabled": False})}
     titles = feed_titles(engine, spec, tmp_path, "public", **config)
     assert set(titles) == {"Borgersamlinger i praksis", "Lokal borgerinddragelse"}
+
+
+async def test_a_decision_on_the_command_line_rewrites_the_feeds(
+    spec: HtmlSpec, tmp_path: Path
+) -> None:
+    out = tmp_path / "feeds"
+    source = spec.model_dump(mode="json", exclude_defaults=True) | {"kind": "html"}
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "crawler": {"contact_url": "https://example.dk/kontakt/"},
+                "feed": {"out_dir": str(out)},
+                "sources": [source],
+            }
+        ),
+        encoding="utf-8",
+    )
+    ids = ids_by_title()
+
+    accepted = radar("review", "--config", str(config), "accept", str(ids["Skattepolitik 2025"]))
+
+    assert accepted.exit_code == 0, accepted.output
+    public = feedparser.parse((out / "public.atom").read_bytes())
+    assert [entry.title for entry in public.entries] == ["Skattepolitik 2025"]
+    broken = config.read_text(encoding="utf-8").replace("sources:", "sorces:")
+    config.write_text(broken, encoding="utf-8")
+    refused = radar("review", "--config", str(config), "undo", str(ids["Skattepolitik 2025"]))
+    assert refused.exit_code == 2
+    assert [row["title"] for row in listed("accepted")] == ["Skattepolitik 2025"]
