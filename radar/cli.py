@@ -264,13 +264,25 @@ def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, 
     default=None,
     help="Serve Prometheus metrics on 127.0.0.1:PORT (needs prometheus-client).",
 )
-def schedule(config_path: Path, resolve: tuple[str, ...], metrics_port: int | None) -> None:
+@click.option(
+    "--dispatch",
+    is_flag=True,
+    help="Enqueue due sources for `radar worker`s (RADAR_BROKER_URL) instead of running them.",
+)
+def schedule(
+    config_path: Path, resolve: tuple[str, ...], metrics_port: int | None, dispatch: bool
+) -> None:
     """Run each source on its schedule until SIGTERM/SIGINT; SIGHUP reloads the config."""
     from radar.metrics import PACKAGE, Metrics, available
     from radar.schedule import run_daemon
 
     config = load_or_exit(config_path)
     host_map = _parse_resolve(resolve)
+    if dispatch:
+        from radar.cli_worker import schedule_dispatch
+
+        schedule_dispatch(config_path, config, metrics_port=metrics_port)
+        return
     if metrics_port is not None and not available():
         click.echo(f"radar: --metrics-port needs the {PACKAGE} package", err=True)
         sys.exit(EXIT_CONFIG)
@@ -332,3 +344,12 @@ def _register_web() -> None:
 
 
 _register_web()
+
+
+def _register_worker() -> None:
+    from radar.cli_worker import worker
+
+    main.add_command(worker)
+
+
+_register_worker()

@@ -14,6 +14,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from radar.digest import DigestSettings
+from radar.distributed.settings import DistributedSettings
 from radar.errors import ConfigError
 from radar.relevance import RelevanceSettings
 from radar.settings_ops import AlertSettings, RetentionSettings, SchedulerSettings
@@ -60,6 +61,7 @@ class RadarConfig(StrictModel):
     scheduler: SchedulerSettings = SchedulerSettings()
     alerts: AlertSettings = AlertSettings()
     retention: RetentionSettings = RetentionSettings()
+    distributed: DistributedSettings = DistributedSettings()
 
     @model_validator(mode="after")
     def _catalogue_is_a_source(self) -> RadarConfig:

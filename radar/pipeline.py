@@ -17,7 +17,15 @@ from radar.enrich import enrich
 from radar.errors import RadarError
 from radar.health import RunStats, baseline_of, coverage, suspicion
 from radar.logs import log_context
-from radar.runs import RunOutcome, close_run, finish_failed, outcome_of, settle, start_run
+from radar.runs import (
+    RunOutcome,
+    close_run,
+    finish_failed,
+    finished_dispatch,
+    outcome_of,
+    settle,
+    start_run,
+)
 from radar.triage import Triage, compile_rules
 from scraper.adapters import adapter_for
 from storage.diff import Diff, diff
@@ -150,16 +158,21 @@ async def run_source(
     engine: Engine,
     fetcher: Fetcher,
     relevance: RelevanceSettings | None = None,
+    dispatch_id: str | None = None,
 ) -> RunOutcome:
     """The recipe for one source: start, crawl, diff and record; then settle its health.
 
     Never two runs of one source at once, in any process: the second one skips it.
+    A worker's run carries its task's `dispatch_id`; a task already run is not run again.
     """
     with log_context(source=spec.name), source_lock(engine, spec.name) as mine:
         if not mine:
             log.warning("[%s] skipped: another run of this source is in progress", spec.name)
             return RunOutcome(spec.name, None, RunStatus.SKIPPED, error=SKIPPED_MESSAGE)
-        ids = start_run(engine, spec)
+        if dispatch_id is not None and (done := finished_dispatch(engine, spec, dispatch_id)):
+            log.info("[%s] dispatch %s already ran as run %s", spec.name, dispatch_id, done.run_id)
+            return done
+        ids = start_run(engine, spec, dispatch_id=dispatch_id)
         with log_context(run_id=ids[1]):
             outcome = await _crawl_and_record(
                 spec, ids, engine=engine, fetcher=fetcher, relevance=relevance

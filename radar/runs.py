@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from radar import alerts
 from radar.health import Health, next_health
@@ -50,8 +50,13 @@ class RunOutcome:
         return self.status not in FAILING_STATUSES and self.status is not RunStatus.PARTIAL
 
 
-def start_run(engine: Engine, spec: SourceSpec) -> tuple[int, int]:
-    """Record that a run began (its own small transaction); return (source id, run id)."""
+def start_run(
+    engine: Engine, spec: SourceSpec, *, dispatch_id: str | None = None
+) -> tuple[int, int]:
+    """Record that a run began (its own small transaction); return (source id, run id).
+
+    `dispatch_id` names the queued task a worker runs it for (radar.distributed).
+    """
     with Session(engine) as session:
         source = ensure_source(
             session, name=spec.name, title=spec.display_title, kind=spec.kind, url=spec.url
@@ -60,11 +65,38 @@ def start_run(engine: Engine, spec: SourceSpec) -> tuple[int, int]:
         crashed = mark_crashed_runs(session, source.id)
         if crashed:
             log.warning("[%s] %d earlier run(s) had crashed", spec.name, crashed)
-        run = Run(source_id=source.id, started_at=utcnow())
+        run = Run(source_id=source.id, started_at=utcnow(), dispatch_id=dispatch_id)
         session.add(run)
         session.commit()
         assert run.id is not None
         return source.id, run.id
+
+
+def finished_dispatch(engine: Engine, spec: SourceSpec, dispatch_id: str) -> RunOutcome | None:
+    """The outcome of the run already finished for this dispatched task, if any: a task
+    redelivered after its worker died is then not run twice. A crashed run does not count."""
+    unfinished = (RunStatus.RUNNING, RunStatus.CRASHED)
+    with Session(engine) as session:
+        run = session.exec(
+            select(Run)
+            .where(col(Run.dispatch_id) == dispatch_id, col(Run.status).not_in(unfinished))
+            .order_by(col(Run.id).desc())
+        ).first()
+    if run is None:
+        return None
+    return RunOutcome(
+        source=spec.name,
+        run_id=run.id,
+        status=RunStatus(run.status),
+        pages=run.pages_fetched,
+        items=run.items_found,
+        skipped=run.items_skipped,
+        new=run.new,
+        changed=run.changed,
+        removed=run.removed,
+        reappeared=run.reappeared,
+        error=run.error,
+    )
 
 
 def finish_failed(engine: Engine, run_id: int, status: RunStatus, error: str, pages: int) -> None:

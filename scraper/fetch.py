@@ -19,7 +19,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from radar.errors import DisallowedByRobots, PermanentFetchError, TransientFetchError
-from scraper.politeness import HostLimiter
+from scraper.politeness import HostLimiter, Limiter
 from scraper.response import FetchResult, Validators, parse_retry_after
 from scraper.robots import MAX_ROBOTS_BYTES, RobotsAnswer, RobotsCache
 from scraper.urls import absolute_url, host_of, is_allowed
@@ -90,7 +90,7 @@ class Fetcher:
         host_map: Mapping[str, str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_response: ResponseHook | None = None,
-        limiter: HostLimiter | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.settings = settings
         self._sleep = sleep

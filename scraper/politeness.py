@@ -10,10 +10,22 @@ import asyncio
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
+
+
+class Limiter(Protocol):
+    """What the Fetcher needs of a per-host limiter: this process's `HostLimiter`, or one
+    whose budget is shared by every worker (radar.distributed.limiter)."""
+
+    def set_delay(self, host: str, seconds: float) -> None: ...
+
+    def cool_down(self, host: str, seconds: float) -> None: ...
+
+    def slot(self, host: str) -> AbstractAsyncContextManager[None]: ...
 
 
 @dataclass
