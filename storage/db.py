@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from radar.errors import StorageError
+from storage.locks import schema_lock
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -71,7 +72,9 @@ def alembic_config(engine: Engine | None = None) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; cheap when it is already there."""
     try:
-        command.upgrade(alembic_config(engine), "head")
+        # Processes starting together on a new database (workers, cron jobs) take turns.
+        with schema_lock(engine):
+            command.upgrade(alembic_config(engine), "head")
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot migrate {display_url(str(engine.url))}: {exc}") from exc
 

@@ -8,10 +8,13 @@ one transaction per run, a silent baseline, and no false "new" ever.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -128,6 +131,26 @@ def test_migrate_is_idempotent_and_creates_the_tables(engine: Engine) -> None:
     migrate(engine)
     tables = set(sa.inspect(engine).get_table_names())
     assert tables >= {*TABLES, "alembic_version"}
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_heads() == (head,)
+
+
+def test_processes_starting_together_on_a_new_database_migrate_it_in_turn(
+    engine: Engine,
+) -> None:
+    command.downgrade(alembic_config(engine), "base")  # an empty database, as on day one
+    url = engine.url.render_as_string(hide_password=False)
+    code = (
+        "import sys; from storage.db import make_engine, migrate; migrate(make_engine(sys.argv[1]))"
+    )
+    starts = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)  # without the lock, some of six collide on PostgreSQL's catalogue
+    ]
+    errors = [start.communicate(timeout=120)[1] for start in starts]
+
+    assert [start.returncode for start in starts] == [0] * 6, errors
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_heads() == (head,)
