@@ -7,7 +7,6 @@ Exit codes: 0 all is well; 1 a source failed (the others are still committed);
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import sys
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from radar.cli_common import (
     EXIT_FAILED,
     config_option,
     load_or_exit,
+    parse_resolve,
     resolve_option,
 )
 from radar.errors import ConfigError, RadarError
@@ -41,26 +41,6 @@ if TYPE_CHECKING:
     from radar.config import RadarConfig
     from radar.runs import RunOutcome
     from scraper.spec import SourceSpec
-
-
-def _parse_resolve(values: Sequence[str]) -> dict[str, str] | None:
-    """HOST=127.0.0.1:PORT pairs; only loopback targets, so nothing leaves the machine."""
-    if not values:
-        return None
-    mapping = {}
-    for value in values:
-        host, _, address = value.partition("=")
-        ip, _, port = address.rpartition(":")
-        try:
-            loopback = ipaddress.ip_address(ip).is_loopback and port.isdigit()
-        except ValueError:
-            loopback = False
-        if not host or not loopback:
-            raise click.BadParameter(
-                f"{value!r}: expected HOST=127.0.0.1:PORT", param_hint="--resolve"
-            )
-        mapping[host.lower()] = address
-    return mapping
 
 
 HELP = f"Inspiration Radar: new inspiration from the sources (kinds: {', '.join(known_kinds())})."
@@ -127,7 +107,7 @@ def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -
     specs = _select(config, sources)
     install_alerts(config.alerts, timezone=config.scheduler.zone)
     with _progress(len(specs)) as report:
-        outcomes = run_once(config, specs, host_map=_parse_resolve(resolve), on_done=report)
+        outcomes = run_once(config, specs, host_map=parse_resolve(resolve), on_done=report)
     failed = [outcome.source for outcome in outcomes if not outcome.ok]
     if failed:
         click.echo(f"radar: source(s) not fully successful: {', '.join(failed)}", err=True)
@@ -216,7 +196,7 @@ def check(
 
     config = load_or_exit(config_path)
     specs = _select(config, sources)
-    reports = asyncio.run(check_sources(config, specs, host_map=_parse_resolve(resolve)))
+    reports = asyncio.run(check_sources(config, specs, host_map=parse_resolve(resolve)))
     if as_json:
         click.echo(json.dumps([r.as_json() for r in reports], ensure_ascii=False, indent=2))
     else:
@@ -246,7 +226,7 @@ def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, 
 
     async def crawl() -> None:
         async with Fetcher(
-            config.crawler, host_map=_parse_resolve(resolve), on_response=writer
+            config.crawler, host_map=parse_resolve(resolve), on_response=writer
         ) as fetcher:
             await adapter_for(spec.kind).crawl(spec, fetcher=fetcher, memos={})
 
@@ -277,7 +257,7 @@ def schedule(
     from radar.schedule import run_daemon
 
     config = load_or_exit(config_path)
-    host_map = _parse_resolve(resolve)
+    host_map = parse_resolve(resolve)
     if dispatch:
         from radar.cli_worker import schedule_dispatch
 

@@ -3,6 +3,7 @@ and loading the config the one way (exit 2 naming the key, touching nothing)."""
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,8 @@ from radar.config import DEFAULT_CONFIG, load_config
 from radar.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from radar.config import RadarConfig
 
 EXIT_FAILED = 1
@@ -37,3 +40,23 @@ def load_or_exit(config_path: Path) -> RadarConfig:
     except ConfigError as exc:
         click.echo(f"radar: config error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def parse_resolve(values: Sequence[str]) -> dict[str, str] | None:
+    """HOST=127.0.0.1:PORT pairs; only loopback targets, so nothing leaves the machine."""
+    if not values:
+        return None
+    mapping = {}
+    for value in values:
+        host, _, address = value.partition("=")
+        ip, _, port = address.rpartition(":")
+        try:
+            loopback = ipaddress.ip_address(ip).is_loopback and port.isdigit()
+        except ValueError:
+            loopback = False
+        if not host or not loopback:
+            raise click.BadParameter(
+                f"{value!r}: expected HOST=127.0.0.1:PORT", param_hint="--resolve"
+            )
+        mapping[host.lower()] = address
+    return mapping

@@ -16,6 +16,7 @@ from radar.cli_common import (
     EXIT_FAILED,
     config_option,
     load_or_exit,
+    parse_resolve,
     resolve_option,
 )
 from radar.distributed.settings import BROKER_URL_ENV, REDIS_URL_ENV, secret_url
@@ -69,8 +70,6 @@ def worker(
     Broker and Redis come from RADAR_BROKER_URL and RADAR_REDIS_URL, the database from
     RADAR_DATABASE_URL (PostgreSQL: every worker and the scheduler share it).
     """
-    from radar.cli import _parse_resolve
-
     config = load_or_exit(config_path)
     broker_url, redis_url = secrets_or_exit(BROKER_URL_ENV, REDIS_URL_ENV)
     try:
@@ -91,7 +90,7 @@ def worker(
         config=config,
         database_url=url,
         redis_url=redis_url,
-        host_map=_parse_resolve(resolve),
+        host_map=parse_resolve(resolve),
     )
     options = WorkerOptions(pool=pool, concurrency=concurrency, hostname=hostname)
     sys.exit(start_worker(context, broker_url=broker_url, options=options))
