@@ -393,6 +393,21 @@ def test_items_the_catalogue_links_to_are_marked(
     assert page.index("Kendt i kataloget") < page.index("Allerede i kataloget")
 
 
+def test_a_source_kept_to_its_own_feed_shows_only_when_chosen(
+    sqlite_engine: Engine, ids: dict[str, int], feeds: Path, make_client: Any
+) -> None:
+    own = html_spec("egen", title="Egen side").model_copy(update={"shared_feeds": False})
+    record(sqlite_engine, own, [make_item("flise-0", "Gammel flise")])
+    record(
+        sqlite_engine, own, [make_item("flise-0", "Gammel flise"), make_item("flise-1", "Ny flise")]
+    )
+    config = web_config(feeds).model_copy(update={"sources": (SPEC, own)})
+    client = make_client(sqlite_engine, feeds, config)
+    login(client)
+    assert "Ny flise" not in client.get("/").text
+    assert "Ny flise" in client.get("/?source=egen").text
+
+
 def test_the_queue_pages(client: httpx.Client, sqlite_engine: Engine) -> None:
     many = [make_item(f"p{n}", f"Punkt {n:02d}") for n in range(30)]
     record(sqlite_engine, SPEC, [*PRESENT, *many])
