@@ -340,8 +340,10 @@ async def test_timeouts_are_retried_then_reported_as_transient(
     assert (caught.value.source, caught.value.url, caught.value.status) == (SOURCE, url, None)
     assert "timed out" in str(caught.value)
     assert elapsed < 1.9  # three 0.3 s timeouts, never one 2 s answer
-    assert len(server.requests_for(HOST, "/page/")) == 3
+    # Three attempts, two waits between them. The server may not log all three: on a loaded
+    # machine it can be slower to read a request than the client's 0.3 s to give up on it.
     assert len(sleeps.waits) == 2
+    assert 1 <= len(server.requests_for(HOST, "/page/")) <= 3
 
 
 # Response size cap
