@@ -10,7 +10,9 @@ look like a change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +80,23 @@ async def enrich(
     if rule is None or not crawl.items:
         return crawl
     budget = rule.max_per_run
-    items = []
-    for item in crawl.items:
+    items = list(crawl.items)
+    todo: deque[int] = deque()
+    for index, item in enumerate(items):
         state = known.get(item.key)
         if state is not None and state.fields is not None:
-            item = fill(item, state.fields, (), rule)
+            items[index] = fill(item, state.fields, (), rule)
         elif budget and _missing(item, rule.fields) and is_allowed(item.url, spec.allowed_domains):
             budget -= 1
-            item = await _from_page(spec, item, rule, fetcher)
-        items.append(item)
+            todo.append(index)
+
+    async def worker() -> None:
+        while todo:
+            index = todo.popleft()
+            items[index] = await _from_page(spec, items[index], rule, fetcher)
+
+    # As many pages in flight as the fetcher allows a host; it keeps each host polite.
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(len(todo), fetcher.settings.host_concurrency)):
+            group.create_task(worker())
     return replace(crawl, items=tuple(items))

@@ -8,7 +8,7 @@ crash either keeps everything of a run or nothing.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -151,7 +151,22 @@ def item_fields(item: ExtractedItem) -> dict[str, Any]:
     }
 
 
-def stored_editorial(item: Item) -> dict[str, str | None]:
+class EditorialRow(Protocol):
+    """What `stored_editorial` reads: an Item, or a row just inserted in bulk."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def summary(self) -> str | None: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def date_value(self) -> dt.date | None: ...
+    @property
+    def date_precision(self) -> str | None: ...
+
+
+def stored_editorial(item: EditorialRow) -> dict[str, str | None]:
     """A stored item's editorial fields in the same text form ExtractedItem.editorial gives."""
     from radar.items import PartialDate, Precision
 
