@@ -69,12 +69,62 @@ class Relevance:
     terms: tuple[str, ...]
 
 
+# Which texts can contain a term is decided cheaply before its regex runs: a term's stem
+# must occur in the text as a substring once both are folded like the regex's IGNORECASE
+# folds them. str.lower() agrees with that for the letters stems are made of (ASCII and
+# Latin-1, so Danish and Swedish letters), except that the regex also equates "ı" with
+# "i" and "ſ" with "s", and "İ" lowers to "i" plus a combining dot. Deleting the dot only
+# adds candidates; the regex still decides.
+_FOLD = str.maketrans({"ı": "i", "ſ": "s", "\u0307": None})
+
+
+def _fold(text: str) -> str:
+    return text.lower().translate(_FOLD)
+
+
+def _foldable(stem: str) -> bool:
+    """Whether the substring test is exact for `stem` (lower-cased): only for these letters."""
+    return all((char.isascii() and char.isprintable()) or "à" <= char <= "ÿ" for char in stem)
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    name: str
+    weight: float
+    pattern: re.Pattern[str]
+    # The folded words of its stem (the regex turns each space into \s+, so they are
+    # tested one by one). A stem the fold is not exact for gets word "": always a candidate.
+    word: str
+    more_words: tuple[str, ...]
+
+
+def _candidates(terms: tuple[_Term, ...], folded: str) -> list[_Term]:
+    """The terms whose words all occur in `folded`; only these can match."""
+    # One substring test per term rules out most of them without running their regex.
+    return [
+        term
+        for term in terms
+        if term.word in folded and all(word in folded for word in term.more_words)
+    ]
+
+
 @cache
 def _pattern(term: str) -> re.Pattern[str]:
     stem, wildcard = term.removesuffix("*"), term.endswith("*")
     body = re.escape(stem.lower()).replace("\\ ", r"\s+")
     tail = r"[\w-]*" if wildcard else ""
     return re.compile(rf"(?<!\w){body}{tail}(?!\w)", re.IGNORECASE)
+
+
+@cache
+def _terms(profile: tuple[tuple[str, float], ...]) -> tuple[_Term, ...]:
+    terms = []
+    for term, weight in profile:
+        stem = term.removesuffix("*").lower()
+        words = [word for word in stem.split(" ") if word] if _foldable(stem) else []
+        word, *more_words = words or [""]
+        terms.append(_Term(term, weight, _pattern(term), word, tuple(more_words)))
+    return tuple(terms)
 
 
 def _profile(settings: RelevanceSettings, language: str | None) -> dict[str, float]:
@@ -94,13 +144,15 @@ def score(
     title: str, summary: str | None, *, language: str | None, settings: RelevanceSettings
 ) -> Relevance:
     """The item's relevance (0..1) and the profile terms it matched, best first."""
+    # Title and summary are folded together: no folded word spans the line break.
+    folded = f"{_fold(title)}\n{_fold(summary or '')}"
+    terms = _terms(tuple(_profile(settings, language).items()))
     weights: dict[str, float] = {}
-    for term, weight in _profile(settings, language).items():
-        pattern = _pattern(term)
-        if pattern.search(title):
-            weights[term] = weight * settings.title_weight
-        elif summary and pattern.search(summary):
-            weights[term] = weight
+    for term in _candidates(terms, folded):
+        if term.pattern.search(title):
+            weights[term.name] = term.weight * settings.title_weight
+        elif summary and term.pattern.search(summary):
+            weights[term.name] = term.weight
     total = sum(weights.values())
     ranked = sorted(weights, key=lambda term: (-weights[term], term))
     return Relevance(score=round(min(1.0, total / settings.saturation), 3), terms=tuple(ranked))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from storage.models import Event, EventKind, Item, ItemVersion
 from storage.repository import digest, field_changes, item_fields, stored_editorial
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from radar.items import ExtractedItem
     from storage.diff import Change, Diff
+    from storage.repository import StoredItem
 
 # Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
 CHUNK = 900
@@ -81,10 +82,12 @@ class RunContext:
 class DiffRecorder:
     """Applies changes to the item rows of one source and records their history."""
 
-    def __init__(self, session: Session, items: dict[str, Item], context: RunContext) -> None:
+    def __init__(self, session: Session, items: dict[str, StoredItem], context: RunContext) -> None:
         self.session = session
         self.items = items
         self.context = context
+        # The ORM rows of the items this run writes to, loaded in record().
+        self._rows: dict[str, Item] = {}
         # Versions and events are written in bulk at the end, not row by row.
         self._versions: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
@@ -92,6 +95,9 @@ class DiffRecorder:
     def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
         new = [c.item for c in diff.changes if c.kind is EventKind.NEW and c.item is not None]
         inserted = dict(zip([item.key for item in new], self._insert_all(new), strict=True))
+        moved = [item for item in diff.unchanged if self._moved(item)]
+        written = [c.key for c in diff.changes if c.kind is not EventKind.NEW]
+        self._rows = self._load([*written, *(item.key for item in (*moved, *diff.refined))])
         for change in diff.changes:
             if change.kind is EventKind.NEW:
                 self._version(inserted[change.key])
@@ -99,15 +105,28 @@ class DiffRecorder:
             else:
                 self._apply(change)
         self._write_pending()
-        for item in diff.unchanged:
+        for item in moved:
             self._follow_url(item)
         for item in diff.refined:
             self._refine(item)
         seen = [item.key for item in (*diff.unchanged, *diff.refined)] + sorted(carried)
         self._touch(seen, complete=complete)
 
+    def _moved(self, item: ExtractedItem) -> bool:
+        stored = self.items[item.key]
+        return stored.url != item.url or stored.links != list(item.links)
+
+    def _load(self, keys: list[str]) -> dict[str, Item]:
+        """The ORM rows of `keys`, by key: only the few items a run writes to."""
+        ids = [self.items[key].id for key in keys]
+        rows: dict[str, Item] = {}
+        for start in range(0, len(ids), CHUNK):
+            statement = select(Item).where(col(Item.id).in_(ids[start : start + CHUNK]))
+            rows.update((row.key, row) for row in self.session.exec(statement))
+        return rows
+
     def _apply(self, change: Change) -> None:
-        row = self.items[change.key]
+        row = self._rows[change.key]
         self.session.add(row)
         if change.kind is EventKind.REMOVED:
             row.removed_at = self.context.now
@@ -125,15 +144,13 @@ class DiffRecorder:
     def _follow_url(self, item: ExtractedItem) -> None:
         """Keep link and outbound links current: they may move without an editorial change
         (an id-based identity keeps its item when the slug is edited)."""
-        row = self.items[item.key]
-        links = list(item.links)
-        if row.url != item.url or row.links != links:
-            row.url, row.links = item.url, links
-            self.session.add(row)
+        row = self._rows[item.key]
+        row.url, row.links = item.url, list(item.links)
+        self.session.add(row)
 
     def _refine(self, item: ExtractedItem) -> None:
         """Store a more precise date quietly: no event, no new `updated` time."""
-        row = self.items[item.key]
+        row = self._rows[item.key]
         for name, value in item_fields(item).items():
             setattr(row, name, value)
         self.session.add(row)

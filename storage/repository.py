@@ -8,6 +8,7 @@ crash either keeps everything of a run or nothing.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -69,13 +70,33 @@ def has_complete_baseline(session: Session, source_id: int) -> bool:
     return session.exec(statement.limit(1)).first() is not None
 
 
-def items_by_key(session: Session, source_id: int) -> dict[str, Item]:
-    return {
-        item.key: item for item in session.exec(select(Item).where(Item.source_id == source_id))
-    }
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """The columns of a stored item that a run compares with what it saw."""
+
+    id: int
+    key: str
+    url: str
+    links: list[str]
+    fingerprint: str
+    removed_at: dt.datetime | None
+    title: str
+    summary: str | None
+    category: str | None
+    date_value: dt.date | None
+    date_precision: str | None
 
 
-def known_items(items: dict[str, Item]) -> dict[str, KnownItem]:
+def items_by_key(session: Session, source_id: int) -> dict[str, StoredItem]:
+    """Every stored item of the source, as plain column values."""
+    # Not ORM objects: building 100k of them cost more than the whole diff, and a run
+    # changes only a few; storage.record loads those rows by id.
+    columns = [getattr(Item, field.name) for field in fields(StoredItem)]
+    statement = sa.select(*columns).where(col(Item.source_id) == source_id)
+    return {row.key: StoredItem(*row) for row in session.execute(statement)}
+
+
+def known_items(items: dict[str, StoredItem]) -> dict[str, KnownItem]:
     return {
         key: KnownItem(
             key=key,
