@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 
-from radar.config import RadarConfig, load_config, parse_config
+from radar.config import RadarConfig, load_config
 from radar.fixture_server import FixtureServer
 from scraper.adapters.html import HtmlSpec
+from scraper.adapters.wordpress import WordPressSpec
 from scraper.spec import CrawlerSettings
 
 if TYPE_CHECKING:
@@ -46,34 +49,22 @@ def shipped_config(**crawler: Any) -> RadarConfig:
     return config.model_copy(update={"crawler": fast_crawler(**crawler)})
 
 
-# The catalogue's category archive as an html source of its own: nine pages, "MM | YYYY" dates.
-# The shipped `cfb` reads it only as the API's fallback; tests of paging, page memos and
-# crashes mid-crawl need its many pages. Its expected items are in expected/cfb-archive/.
-CFB_ARCHIVE_YAML = """
-  - name: cfb-archive
-    kind: html
-    url: https://centerforborgerdialog.dk/category/inspiration-praksis/
-    language: da
-    item: "article.post-entry"
-    fields:
-      title: "h2.entry-title a"
-      link: "h2.entry-title a @href"
-      summary: ".entry-summary"
-      category: ".entry-category"
-      date: ".entry-date"
-    next_page: "a.next.page-numbers @href"
-    max_pages: 20
-"""
-
-
 def cfb_archive() -> HtmlSpec:
-    config = parse_config(
-        "crawler: {contact_url: https://example.dk/kontakt/}\nsources:" + CFB_ARCHIVE_YAML,
-        origin="tests/conftest.py",
-    )
-    spec = config.source("cfb-archive")
-    assert isinstance(spec, HtmlSpec)
-    return spec
+    """The shipped `cfb`'s fallback, the catalogue's category archive, as a source of its own.
+
+    Nine pages with "MM | YYYY" dates: the tests of paging, page memos and crashes mid-crawl
+    need them; the shipped source reads the archive only when the API is refused. Its
+    expected items are in expected/cfb-archive/.
+    """
+    cfb = shipped_config().source("cfb")
+    assert isinstance(cfb, WordPressSpec) and cfb.fallback is not None
+    return cfb.fallback.model_copy(update={"name": "cfb-archive"})
+
+
+def cfb_archive_yaml() -> str:
+    """`cfb_archive()` as a config.yaml sources entry, for commands run as processes."""
+    entry = cfb_archive().model_dump(mode="json", exclude_defaults=True) | {"kind": "html"}
+    return "\n" + textwrap.indent(yaml.safe_dump([entry], allow_unicode=True), "  ")
 
 
 def expected(name: str, file: str) -> Any:

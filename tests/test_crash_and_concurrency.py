@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from radar.fixture_server import Fault, FixtureServer
 from scraper.urls import canonical_url
 from storage.models import Event, Item, Run, RunStatus
-from tests.conftest import CFB_ARCHIVE_YAML, ROOT, SITES, expected
+from tests.conftest import ROOT, SITES, cfb_archive_yaml, expected
 from tests.test_cli import fast_config, resolve_all
 
 DEADLINE = 60.0
@@ -80,7 +80,7 @@ def expected_changes() -> Counter[tuple[str, str]]:
 def test_sigkill_mid_run_then_the_next_run_announces_each_item_once(
     engine: Engine, fixture_sites: FixtureServer, tmp_path: Path, kill_after_pages: int
 ) -> None:
-    config = fast_config(tmp_path, extra_source=CFB_ARCHIVE_YAML)
+    config = fast_config(tmp_path, extra_source=cfb_archive_yaml())
     _, err = start_run(engine, config, fixture_sites).communicate(timeout=DEADLINE)
     assert announced(engine) == Counter(), err
 
@@ -109,7 +109,7 @@ def test_sigkill_mid_run_then_the_next_run_announces_each_item_once(
 def test_two_runs_at_once_never_run_the_same_source_twice(
     engine: Engine, fixture_sites: FixtureServer, tmp_path: Path
 ) -> None:
-    config = fast_config(tmp_path, extra_source=CFB_ARCHIVE_YAML)
+    config = fast_config(tmp_path, extra_source=cfb_archive_yaml())
     first = start_run(engine, config, fixture_sites)
     first.communicate(timeout=DEADLINE)
     assert first.returncode == 0
