@@ -8,7 +8,6 @@ reproduce tests/fixtures/expected/<source>/snapshot-N.json exactly.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from scraper.extract import ListingPage, extract_listing, node_text, validate_se
 from scraper.normalise import build_items, clean_text
 from scraper.spec import Selector
 from scraper.urls import absolute_url, is_allowed
+from tests.conftest import cfb_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config.yaml"
@@ -448,25 +448,28 @@ class Case:
     snapshot: str
 
 
+def _html_specs() -> dict[str, HtmlSpec]:
+    """The html listings to check: config.yaml's, and the catalogue archive (cfb's fallback)."""
+    specs = [s for s in load_config(CONFIG).sources if isinstance(s, HtmlSpec)]
+    return {spec.name: spec for spec in [*specs, cfb_archive()]}
+
+
 def _cases() -> list[Any]:
-    """One case per (source in config.yaml, expected/<source>/snapshot-N.json), found now."""
+    """One case per (html listing, expected/<source>/snapshot-N.json), found now."""
     try:
-        config = load_config(CONFIG)
+        names = sorted(_html_specs())
     except Exception as exc:  # a config being edited must not break the rest of this module
         message = f"{CONFIG} does not load: {exc}"
         return [pytest.param(message, id="config-does-not-load")]
-    names = {source.name for source in config.sources}
     cases: list[Any] = []
-    for folder in sorted(p for p in EXPECTED.iterdir() if p.is_dir()):
+    for name in names:
         snapshots = sorted(
-            (f.stem for f in folder.iterdir() if re.fullmatch(r"snapshot-\d+\.json", f.name)),
+            (f.stem for f in (EXPECTED / name).glob("snapshot-*.json")),
             key=lambda stem: int(stem.rpartition("-")[2]),
         )
-        for snapshot in snapshots:
-            case = Case(folder.name, snapshot)
-            skip = pytest.mark.skip(reason=f"no source {folder.name!r} in config.yaml yet")
-            marks = [] if folder.name in names else [skip]
-            cases.append(pytest.param(case, id=f"{folder.name}-{snapshot}", marks=marks))
+        cases += [
+            pytest.param(Case(name, snapshot), id=f"{name}-{snapshot}") for snapshot in snapshots
+        ]
     return cases
 
 
@@ -556,9 +559,7 @@ def _walk(spec: HtmlSpec, snapshot: Path) -> tuple[list[dict[str, str | None]], 
 def test_fixture_site_reproduces_expected_items(case: Case | str) -> None:
     if isinstance(case, str):
         pytest.fail(case)
-    spec = load_config(CONFIG).source(case.source)
-    if not isinstance(spec, HtmlSpec):
-        pytest.skip(f"{case.source} is a {spec.kind!r} source, not an html listing")
+    spec = _html_specs()[case.source]
     expected_file = EXPECTED / case.source / f"{case.snapshot}.json"
     expected = [
         {name: record.get(name) for name in FIELDS}
@@ -573,6 +574,8 @@ def test_fixture_site_reproduces_expected_items(case: Case | str) -> None:
 
 
 def test_fixture_cases_are_found() -> None:
-    """The shipped cfb source and its snapshots are always among the cases."""
+    """The catalogue page, its archive and the html sources are always among the cases."""
     ids = {param.id for param in _cases()}
-    assert {"cfb-snapshot-1", "cfb-snapshot-2", "cfb-snapshot-3"} <= ids
+    for name in ("cfb-katalog", "cfb-archive"):
+        assert {f"{name}-snapshot-{n}" for n in (1, 2, 3)} <= ids
+    assert {"knoca-snapshot-2", "vive-snapshot-2", "skr-snapshot-2"} <= ids
