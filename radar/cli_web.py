@@ -64,7 +64,7 @@ def web(
     """Serve the editors' review page (log in with an account from `radar user add`)."""
     import uvicorn
 
-    from radar.web import WebSettings, create_app, session_secret
+    from radar.web.app import WebSettings, create_app, session_secret
 
     config = load_or_exit(config_path)
     if bool(ssl_certfile) != bool(ssl_keyfile):

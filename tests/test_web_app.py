@@ -27,8 +27,9 @@ from sqlmodel import Session, select
 
 from radar.cli import main
 from radar.config import RadarConfig
-from radar.web import WebSettings, accounts, create_app, session_secret
+from radar.web import accounts
 from radar.web.accounts import add_editor
+from radar.web.app import WebSettings, create_app, session_secret
 from radar.web.security import LoginThrottle
 from storage.models import Editor, Item, Run, Source, utcnow
 from tests.conftest import shipped_config

@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 from radar.config import RadarConfig
 from radar.fixture_server import FixtureServer
 from radar.runner import run_once
-from radar.web import WebSettings, create_app
 from radar.web.accounts import add_editor
+from radar.web.app import WebSettings, create_app
 from scraper.urls import host_of
 from storage.db import make_engine, migrate
 from storage.models import Item, Source

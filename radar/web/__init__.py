@@ -9,10 +9,7 @@ public feed and the digests follow the page exactly as they follow the command l
 - queue.py: what the queue page shows;
 - accounts.py: editors and their Argon2 password hashes;
 - security.py: security headers, CSRF checks and the login throttle.
+
+Nothing is imported here: every `radar` command registers `radar user`, which needs only
+accounts.py, and must not pay for Starlette and the routes at start-up.
 """
-
-from __future__ import annotations
-
-from radar.web.app import WebSettings, create_app, session_secret
-
-__all__ = ["WebSettings", "create_app", "session_secret"]
