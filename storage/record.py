@@ -8,8 +8,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from radar.errors import StorageError
+from storage.bulk import insert_rows
 from storage.models import Event, EventKind, Item, ItemVersion
-from storage.repository import digest, field_changes, item_fields, stored_editorial
+from storage.repository import (
+    digest,
+    field_changes,
+    item_columns,
+    item_fields,
+    stored_editorial,
+)
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -21,8 +29,6 @@ if TYPE_CHECKING:
 
 # Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
 CHUNK = 900
-# Rows per bulk INSERT statement (SQLAlchemy splits them further to fit parameter limits).
-BULK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +42,6 @@ class Assessment:
 
 def _unassessed(item: ExtractedItem) -> Assessment:
     return Assessment()
-
-
-@dataclass(frozen=True, slots=True)
-class _Inserted:
-    """The columns of a row inserted in bulk that its first version copies."""
-
-    id: int
-    title: str
-    summary: str | None
-    category: str | None
-    date_value: dt.date | None
-    date_precision: str | None
-    fingerprint: str
 
 
 def table_of(model: type[Item | ItemVersion | Event]) -> sa.Table:
@@ -94,15 +87,12 @@ class DiffRecorder:
 
     def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
         new = [c.item for c in diff.changes if c.kind is EventKind.NEW and c.item is not None]
-        inserted = dict(zip([item.key for item in new], self._insert_all(new), strict=True))
+        self._insert_all(new)
         moved = [item for item in diff.unchanged if self._moved(item)]
         written = [c.key for c in diff.changes if c.kind is not EventKind.NEW]
         self._rows = self._load([*written, *(item.key for item in (*moved, *diff.refined))])
         for change in diff.changes:
-            if change.kind is EventKind.NEW:
-                self._version(inserted[change.key])
-                self._event(inserted[change.key].id, EventKind.NEW, None)
-            else:
+            if change.kind is not EventKind.NEW:
                 self._apply(change)
         self._write_pending()
         for item in moved:
@@ -155,59 +145,60 @@ class DiffRecorder:
             setattr(row, name, value)
         self.session.add(row)
 
-    def _insert_all(self, items: list[ExtractedItem]) -> list[_Inserted]:
-        """Insert new items with a few executemany INSERTs; return them with their ids."""
-        now = self.context.now
+    def _insert_all(self, items: list[ExtractedItem]) -> None:
+        """Insert new items in bulk, with their first versions and NEW events."""
+        if not items:
+            return
+        context = self.context
         defaults = _column_defaults(Item)
-        rows = []
-        for item in items:
-            assessment = self.context.assess(item)
-            suppressed = assessment.suppressed_by is not None
-            rows.append(
-                defaults
-                | item_fields(item)
-                | {
-                    "source_id": self.context.source_id,
-                    "key": item.key,
-                    "key_hash": digest(item.key),
-                    "announced": self.context.announce,
-                    "first_seen": now,
-                    "last_seen": now,
-                    "updated_at": now,
-                    "relevance": assessment.relevance,
-                    "matched_terms": list(assessment.terms),
-                    "review_state": "dismissed" if suppressed else defaults["review_state"],
-                    "suppressed_by_id": assessment.suppressed_by,
-                    "reviewed_at": now if suppressed else None,
-                }
+        columns = {"key": [item.key for item in items]} | item_columns(items)
+        columns["key_hash"] = [digest(key) for key in columns["key"]]
+        assessments = [context.assess(item) for item in items]
+        rules = [assessment.suppressed_by for assessment in assessments]
+        columns |= {
+            "relevance": [assessment.relevance for assessment in assessments],
+            "matched_terms": [list(assessment.terms) for assessment in assessments],
+            "suppressed_by_id": rules,
+            "review_state": ["dismissed" if rule else defaults["review_state"] for rule in rules],
+            "reviewed_at": [context.now if rule else None for rule in rules],
+        }
+        same: dict[str, Any] = {
+            "source_id": context.source_id,
+            "announced": context.announce,
+            "first_seen": context.now,
+            "last_seen": context.now,
+            "updated_at": context.now,
+        }
+        same |= {name: value for name, value in defaults.items() if name not in columns | same}
+        connection = self.session.connection()
+        insert_rows(connection, table_of(Item), columns, same=same)
+        ids = self._ids_of(columns["key_hash"])
+        versions = {name: columns[name] for name in ("title", "summary", "category", "fingerprint")}
+        versions["item_id"] = ids
+        versions["date"] = [str(item.date) if item.date else None for item in items]
+        insert_rows(connection, table_of(ItemVersion), versions, same=self._version_same())
+        if context.announce:
+            insert_rows(
+                connection,
+                table_of(Event),
+                {"item_id": ids},
+                same=self._event_same() | {"kind": str(EventKind.NEW), "details": None},
             )
-        # A plain executemany, then the ids by key: INSERT … RETURNING in parameter order
-        # fell back to one statement per row on SQLite, ten times slower.
-        for start in range(0, len(rows), BULK):
-            self.session.execute(sa.insert(table_of(Item)), rows[start : start + BULK])
-        ids = self._ids_of([row["key_hash"] for row in rows])
-        return [
-            _Inserted(
-                id=row_id,
-                title=row["title"],
-                summary=row["summary"],
-                category=row["category"],
-                date_value=row["date_value"],
-                date_precision=row["date_precision"],
-                fingerprint=row["fingerprint"],
-            )
-            for row_id, row in zip((ids[row["key_hash"]] for row in rows), rows, strict=True)
-        ]
 
-    def _ids_of(self, hashes: list[str]) -> dict[str, int]:
-        ids: dict[str, int] = {}
-        for start in range(0, len(hashes), CHUNK):
-            statement = sa.select(col(Item.key_hash), col(Item.id)).where(
-                col(Item.source_id) == self.context.source_id,
-                col(Item.key_hash).in_(hashes[start : start + CHUNK]),
-            )
-            ids.update((key_hash, item_id) for key_hash, item_id in self.session.execute(statement))
-        return ids
+    def _ids_of(self, hashes: list[str]) -> list[int]:
+        """The ids of the rows just inserted, in the order of their key hashes."""
+        # Only this run writes this source's rows (the source lock), and ids only grow, so
+        # the rows past the last stored id are exactly the new ones: one query, no IN list.
+        after = max((item.id for item in self.items.values()), default=0)
+        statement = sa.select(col(Item.key_hash), col(Item.id)).where(
+            col(Item.source_id) == self.context.source_id, col(Item.id) > after
+        )
+        ids: dict[str, int] = {
+            key_hash: item_id for key_hash, item_id in self.session.execute(statement)
+        }
+        if len(ids) != len(hashes):
+            raise StorageError(f"read back {len(ids)} ids for {len(hashes)} new items")
+        return [ids[key_hash] for key_hash in hashes]
 
     def _update(self, row: Item, item: ExtractedItem) -> None:
         for name, value in item_fields(item).items():
@@ -222,14 +213,19 @@ class DiffRecorder:
         row.relevance, row.matched_terms = assessment.relevance, list(assessment.terms)
         return assessment
 
-    def _version(self, row: Item | _Inserted) -> None:
+    def _version_same(self) -> dict[str, Any]:
+        return {"run_id": self.context.run_id, "recorded_at": self.context.now}
+
+    def _event_same(self) -> dict[str, Any]:
+        context = self.context
+        return {"source_id": context.source_id, "run_id": context.run_id, "created_at": context.now}
+
+    def _version(self, row: Item) -> None:
         assert row.id is not None
         date = stored_editorial(row)["date"]
         self._versions.append(
             {
                 "item_id": row.id,
-                "run_id": self.context.run_id,
-                "recorded_at": self.context.now,
                 "title": row.title,
                 "summary": row.summary,
                 "category": row.category,
@@ -242,25 +238,19 @@ class DiffRecorder:
         if not self.context.announce:
             return
         assert item_id is not None
-        self._events.append(
-            {
-                "source_id": self.context.source_id,
-                "item_id": item_id,
-                "run_id": self.context.run_id,
-                "kind": kind,
-                "created_at": self.context.now,
-                "details": details,
-            }
-        )
+        self._events.append({"item_id": item_id, "kind": str(kind), "details": details})
 
     def _write_pending(self) -> None:
         """Write the run's versions and events, in bulk, after the item rows they refer to."""
         self.session.flush()
-        for model, rows in ((ItemVersion, self._versions), (Event, self._events)):
-            defaults = _column_defaults(model)
-            for start in range(0, len(rows), BULK):
-                chunk = [defaults | row for row in rows[start : start + BULK]]
-                self.session.execute(sa.insert(table_of(model)), chunk)
+        connection = self.session.connection()
+        for model, rows, same in (
+            (ItemVersion, self._versions, self._version_same()),
+            (Event, self._events, self._event_same()),
+        ):
+            if rows:
+                columns = {name: [row[name] for row in rows] for name in rows[0]}
+                insert_rows(connection, table_of(model), columns, same=same)
         self._versions, self._events = [], []
 
     def _touch(self, keys: list[str], *, complete: bool) -> None:

@@ -29,7 +29,7 @@ from storage.models import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from radar.items import ExtractedItem
 
@@ -157,19 +157,24 @@ def save_memos(
     )
 
 
-def item_fields(item: ExtractedItem) -> dict[str, Any]:
-    date = item.date
+def item_columns(items: Sequence[ExtractedItem]) -> dict[str, list[Any]]:
+    """The stored columns of `items`, column by column (the form bulk inserts take)."""
+    dates = [item.date for item in items]
     return {
-        "url": item.url,
-        "title": item.title,
-        "summary": item.summary,
-        "category": item.category,
-        "date_value": date.value if date else None,
-        "date_precision": str(date.precision) if date else None,
-        "language": item.language,
-        "links": list(item.links),
-        "fingerprint": item.fingerprint(),
+        "url": [item.url for item in items],
+        "title": [item.title for item in items],
+        "summary": [item.summary for item in items],
+        "category": [item.category for item in items],
+        "date_value": [date.value if date else None for date in dates],
+        "date_precision": [str(date.precision) if date else None for date in dates],
+        "language": [item.language for item in items],
+        "links": [list(item.links) for item in items],
+        "fingerprint": [item.fingerprint() for item in items],
     }
+
+
+def item_fields(item: ExtractedItem) -> dict[str, Any]:
+    return {name: values[0] for name, values in item_columns([item]).items()}
 
 
 class EditorialRow(Protocol):

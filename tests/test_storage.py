@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, col, select
 
+import storage.record
 from radar.items import PartialDate, Precision
 from radar.pipeline import start_run
 from storage.db import alembic_config, migrate
@@ -34,7 +35,6 @@ from storage.models import (
     RunStatus,
     Source,
 )
-from storage.record import DiffRecorder
 from storage.repository import load_memos
 from tests.db_fixtures import SOURCE_URL, html_spec, make_item, memo, record
 
@@ -410,16 +410,17 @@ def test_a_failure_while_recording_keeps_the_previous_state(
     memos_before = memos_of(engine, spec)
 
     calls = 0
-    real_version = DiffRecorder._version
+    real_insert = storage.record.insert_rows
 
-    def version_then_fail(self: DiffRecorder, row: Item) -> None:
+    def insert_then_fail(*args: Any, **kwargs: Any) -> None:
+        # The new items' rows are written, then writing their versions fails.
         nonlocal calls
         calls += 1
         if calls > 1:
             raise RuntimeError("disk on fire")
-        real_version(self, row)
+        real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(DiffRecorder, "_version", version_then_fail)
+    monkeypatch.setattr(storage.record, "insert_rows", insert_then_fail)
     changed = [A, make_item("b", title="Edited"), D, make_item("e")]
     with pytest.raises(RuntimeError, match="disk on fire"):
         record(engine, spec, changed, memos=[memo(SOURCE_URL, ["a", "b", "d", "e"], etag='"v2"')])
