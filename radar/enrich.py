@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from scraper.crawl import Crawl
     from scraper.fetch import Fetcher
     from scraper.spec import EnrichRule, SourceSpec
-    from storage.diff import KnownItem
+    from storage.diff import Known
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ async def _from_page(
 
 
 async def enrich(
-    spec: SourceSpec, crawl: Crawl, *, fetcher: Fetcher, known: Mapping[str, KnownItem]
+    spec: SourceSpec, crawl: Crawl, *, fetcher: Fetcher, known: Mapping[str, Known]
 ) -> Crawl:
     """The crawl with new items filled from their pages and known ones from the store."""
     rule = spec.enrich

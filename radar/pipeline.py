@@ -36,7 +36,6 @@ from storage.repository import (
     active_rules,
     has_complete_baseline,
     items_by_key,
-    known_items,
     load_memos,
     recent_complete_runs,
     save_memos,
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
     from scraper.crawl import Crawl
     from scraper.fetch import Fetcher
     from scraper.spec import SourceSpec
-    from storage.diff import KnownItem
+    from storage.diff import Known
 
 __all__ = ["RunOutcome", "record_crawl", "run_source", "run_sources", "start_run"]
 
@@ -92,8 +91,7 @@ def record_crawl(
     now = utcnow()
     with Session(engine) as session:
         baseline = not has_complete_baseline(session, source_id)
-        items = items_by_key(session, source_id)
-        known = known_items(items)
+        known = items_by_key(session, source_id)
         changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)
         stats = _stats(crawl, changes)
         suspicion = _guard(session, source_id, spec, crawl, stats, known, baseline=baseline)
@@ -109,7 +107,7 @@ def record_crawl(
             announce=not baseline,
             assess=Triage(relevance, rules),
         )
-        DiffRecorder(session, items, context).record(
+        DiffRecorder(session, known, context).record(
             changes, carried=crawl.carried_keys, complete=crawl.complete
         )
         save_memos(session, source_id, crawl.memos, now=now, prune=crawl.complete)
@@ -136,7 +134,7 @@ def _guard(
     spec: SourceSpec,
     crawl: Crawl,
     stats: RunStats,
-    known: Mapping[str, KnownItem],
+    known: Mapping[str, Known],
     *,
     baseline: bool,
 ) -> str | None:
@@ -205,7 +203,7 @@ async def _crawl_and_record(
         log.info("[%s] %s", spec.name, note)
     if spec.enrich is not None:
         with Session(engine) as session:
-            known = known_items(items_by_key(session, ids[0]))
+            known = items_by_key(session, ids[0])
         crawl = await enrich(spec, crawl, fetcher=fetcher, known=known)
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)

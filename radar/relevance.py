@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from itertools import compress
 
 from pydantic import Field
 
@@ -79,7 +80,11 @@ _FOLD = str.maketrans({"ı": "i", "ſ": "s", "\u0307": None})
 
 
 def _fold(text: str) -> str:
-    return text.lower().translate(_FOLD)
+    folded = text.lower()
+    # translate() is slow on non-ASCII text; these three characters are rare.
+    if "ı" in folded or "ſ" in folded or "\u0307" in folded:
+        return folded.translate(_FOLD)
+    return folded
 
 
 def _foldable(stem: str) -> bool:
@@ -98,14 +103,18 @@ class _Term:
     more_words: tuple[str, ...]
 
 
-def _candidates(terms: tuple[_Term, ...], folded: str) -> list[_Term]:
-    """The terms whose words all occur in `folded`; only these can match."""
-    # One substring test per term rules out most of them without running their regex.
-    return [
-        term
-        for term in terms
-        if term.word in folded and all(word in folded for word in term.more_words)
-    ]
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """One language's terms, with their first words side by side for the prefilter."""
+
+    terms: tuple[_Term, ...]
+    words: tuple[str, ...]
+
+    def candidates(self, folded: str) -> list[_Term]:
+        """The terms whose words all occur in `folded`; only these can match."""
+        # One substring test per term, run by map() in C, rules out most of them.
+        first = compress(self.terms, map(folded.__contains__, self.words))
+        return [term for term in first if all(word in folded for word in term.more_words)]
 
 
 @cache
@@ -117,14 +126,14 @@ def _pattern(term: str) -> re.Pattern[str]:
 
 
 @cache
-def _terms(profile: tuple[tuple[str, float], ...]) -> tuple[_Term, ...]:
+def _terms(profile: tuple[tuple[str, float], ...]) -> _Profile:
     terms = []
     for term, weight in profile:
         stem = term.removesuffix("*").lower()
         words = [word for word in stem.split(" ") if word] if _foldable(stem) else []
         word, *more_words = words or [""]
         terms.append(_Term(term, weight, _pattern(term), word, tuple(more_words)))
-    return tuple(terms)
+    return _Profile(tuple(terms), tuple(term.word for term in terms))
 
 
 def _profile(settings: RelevanceSettings, language: str | None) -> dict[str, float]:
@@ -140,19 +149,39 @@ def _profile(settings: RelevanceSettings, language: str | None) -> dict[str, flo
     return merged
 
 
+class Scorer:
+    """Scores texts against one RelevanceSettings, each language's terms prepared once."""
+
+    def __init__(self, settings: RelevanceSettings) -> None:
+        self.settings = settings
+        self._profiles: dict[str | None, _Profile] = {}
+
+    def _profile_for(self, language: str | None) -> _Profile:
+        if language not in self._profiles:
+            merged = _profile(self.settings, language)
+            self._profiles[language] = _terms(tuple(merged.items()))
+        return self._profiles[language]
+
+    def __call__(self, title: str, summary: str | None, *, language: str | None) -> Relevance:
+        """The text's relevance (0..1) and the profile terms it matched, best first."""
+        settings = self.settings
+        # Folded together: no folded word spans the line break.
+        folded = _fold(f"{title}\n{summary or ''}")
+        weights: dict[str, float] = {}
+        for term in self._profile_for(language).candidates(folded):
+            if term.pattern.search(title):
+                weights[term.name] = term.weight * settings.title_weight
+            elif summary and term.pattern.search(summary):
+                weights[term.name] = term.weight
+        if not weights:
+            return Relevance(score=0.0, terms=())
+        total = sum(weights.values())
+        ranked = sorted(weights, key=lambda term: (-weights[term], term))
+        return Relevance(score=round(min(1.0, total / settings.saturation), 3), terms=tuple(ranked))
+
+
 def score(
     title: str, summary: str | None, *, language: str | None, settings: RelevanceSettings
 ) -> Relevance:
     """The item's relevance (0..1) and the profile terms it matched, best first."""
-    # Title and summary are folded together: no folded word spans the line break.
-    folded = f"{_fold(title)}\n{_fold(summary or '')}"
-    terms = _terms(tuple(_profile(settings, language).items()))
-    weights: dict[str, float] = {}
-    for term in _candidates(terms, folded):
-        if term.pattern.search(title):
-            weights[term.name] = term.weight * settings.title_weight
-        elif summary and term.pattern.search(summary):
-            weights[term.name] = term.weight
-    total = sum(weights.values())
-    ranked = sorted(weights, key=lambda term: (-weights[term], term))
-    return Relevance(score=round(min(1.0, total / settings.saturation), 3), terms=tuple(ranked))
+    return Scorer(settings)(title, summary, language=language)

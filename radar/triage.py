@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from radar.relevance import RelevanceSettings, score
+from radar.relevance import RelevanceSettings, Scorer
 from storage.record import Assessment
 from storage.review import suppressible_text
 
@@ -47,11 +47,11 @@ class Triage:
     """Callable assessing one item of one source, for storage.record.RunContext.assess."""
 
     def __init__(self, settings: RelevanceSettings | None, rules: Sequence[CompiledRule]) -> None:
-        self.settings = settings or RelevanceSettings()
+        self.score = Scorer(settings or RelevanceSettings())
         self.rules = rules
 
     def __call__(self, item: ExtractedItem) -> Assessment:
-        relevance = score(item.title, item.summary, language=item.language, settings=self.settings)
+        relevance = self.score(item.title, item.summary, language=item.language)
         return Assessment(
             relevance=relevance.score, terms=relevance.terms, suppressed_by=self._rule_for(item)
         )

@@ -15,7 +15,7 @@ Rules, in the words editors would use:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from storage.models import EventKind
 
@@ -25,9 +25,23 @@ if TYPE_CHECKING:
     from radar.items import ExtractedItem
 
 
+class Known(Protocol):
+    """What the store knows of one item, enough to compare against (storage's StoredItem)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def removed(self) -> bool: ...
+    @property
+    def fields(self) -> Mapping[str, str | None] | None:
+        """The editorial fields as text; read only when the fingerprints differ."""
+
+
 @dataclass(frozen=True, slots=True)
 class KnownItem:
-    """What the store knows of one item, enough to compare against."""
+    """A Known made by hand."""
 
     key: str
     fingerprint: str
@@ -72,7 +86,7 @@ def unique_by_key(items: Iterable[ExtractedItem]) -> tuple[tuple[ExtractedItem, 
 REFINED = "refined"  # a verdict of its own: stored quietly, announced never
 
 
-def _classify(item: ExtractedItem, known: KnownItem | None) -> EventKind | str | None:
+def _classify(item: ExtractedItem, known: Known | None) -> EventKind | str | None:
     if known is None:
         return EventKind.NEW
     if known.removed:
@@ -99,7 +113,7 @@ def _same_but_for_date_precision(
 
 
 def diff(
-    known: Mapping[str, KnownItem],
+    known: Mapping[str, Known],
     seen: Iterable[ExtractedItem],
     *,
     carried: frozenset[str] = frozenset(),

@@ -104,7 +104,7 @@ class DiffRecorder:
 
     def _moved(self, item: ExtractedItem) -> bool:
         stored = self.items[item.key]
-        return stored.url != item.url or stored.links != list(item.links)
+        return stored.url != item.url or stored.links_differ(item.links)
 
     def _load(self, keys: list[str]) -> dict[str, Item]:
         """The ORM rows of `keys`, by key: only the few items a run writes to."""
@@ -263,9 +263,12 @@ class DiffRecorder:
             .execution_options(synchronize_session=False)
         )
         if complete:
+            # Rows this run inserted or changed are already stamped now: not written twice.
             self.session.execute(
                 statement.where(
-                    col(Item.source_id) == self.context.source_id, col(Item.removed_at).is_(None)
+                    col(Item.source_id) == self.context.source_id,
+                    col(Item.removed_at).is_(None),
+                    col(Item.last_seen) != self.context.now,
                 )
             )
             return

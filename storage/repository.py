@@ -8,7 +8,9 @@ crash either keeps everything of a run or nothing.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
+import json
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -16,7 +18,6 @@ from sqlmodel import Session, col, select
 
 from scraper.crawl import PageMemo as CrawlMemo
 from scraper.response import Validators
-from storage.diff import KnownItem
 from storage.models import (
     SUCCESSFUL_RUNS,
     Item,
@@ -77,35 +78,45 @@ class StoredItem:
     id: int
     key: str
     url: str
-    links: list[str]
+    # The stored JSON text: comparing text with text spares decoding 100k lists.
+    links_json: str
     fingerprint: str
-    removed_at: dt.datetime | None
+    removed: bool
     title: str
     summary: str | None
     category: str | None
     date_value: dt.date | None
     date_precision: str | None
 
+    @property
+    def fields(self) -> dict[str, str | None]:
+        return stored_editorial(self)
+
+    def links_differ(self, links: Sequence[str]) -> bool:
+        """Whether the stored outbound links are not `links`."""
+        if self.links_json == (json.dumps(list(links)) if links else "[]"):
+            return False
+        return bool(json.loads(self.links_json) != list(links))
+
+
+EDITORIAL_COLUMNS = ("title", "summary", "category", "date_value", "date_precision")
+
 
 def items_by_key(session: Session, source_id: int) -> dict[str, StoredItem]:
     """Every stored item of the source, as plain column values."""
     # Not ORM objects: building 100k of them cost more than the whole diff, and a run
     # changes only a few; storage.record loads those rows by id.
-    columns = [getattr(Item, field.name) for field in fields(StoredItem)]
+    columns = [
+        col(Item.id),
+        col(Item.key),
+        col(Item.url),
+        sa.cast(col(Item.links), sa.Text),
+        col(Item.fingerprint),
+        col(Item.removed_at).is_not(None),
+        *(col(getattr(Item, name)) for name in EDITORIAL_COLUMNS),
+    ]
     statement = sa.select(*columns).where(col(Item.source_id) == source_id)
     return {row.key: StoredItem(*row) for row in session.execute(statement)}
-
-
-def known_items(items: dict[str, StoredItem]) -> dict[str, KnownItem]:
-    return {
-        key: KnownItem(
-            key=key,
-            fingerprint=item.fingerprint,
-            removed=item.removed_at is not None,
-            fields=stored_editorial(item),
-        )
-        for key, item in items.items()
-    }
 
 
 def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
@@ -194,14 +205,16 @@ class EditorialRow(Protocol):
 
 def stored_editorial(item: EditorialRow) -> dict[str, str | None]:
     """A stored item's editorial fields in the same text form ExtractedItem.editorial gives."""
+    date = _date_text(item.date_value, item.date_precision)
+    return {"title": item.title, "summary": item.summary, "date": date, "category": item.category}
+
+
+@cache
+def _date_text(value: dt.date | None, precision: str | None) -> str | None:
+    # Cached: a source's 100k items share a few thousand dates.
     from radar.items import PartialDate, Precision
 
-    date = (
-        str(PartialDate(item.date_value, Precision(item.date_precision)))
-        if item.date_value and item.date_precision
-        else None
-    )
-    return {"title": item.title, "summary": item.summary, "date": date, "category": item.category}
+    return str(PartialDate(value, Precision(precision))) if value and precision else None
 
 
 def field_changes(before: dict[str, str | None], after: dict[str, str | None]) -> dict[str, Any]:

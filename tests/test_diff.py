@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from radar.items import ExtractedItem, PartialDate, Precision
+from radar.items import ExtractedItem, PartialDate, Precision, fingerprint
 from storage.diff import Diff, KnownItem, diff, unique_by_key
 from storage.models import Event, EventKind, Item, Run, RunStatus
 from storage.repository import stored_editorial
@@ -82,6 +83,37 @@ def test_date_precision_is_part_of_the_fingerprint() -> None:
     by_month = make_item("a", date=PartialDate(dt.date(2024, 4, 1), Precision.MONTH))
     by_day = make_item("a", date=PartialDate(dt.date(2024, 4, 1), Precision.DAY))
     assert kinds(diff(known(by_month), [by_day], complete=True)) == {"a": EventKind.CHANGED}
+
+
+optional_text = st.one_of(st.none(), st.text(max_size=30))
+partial_dates = st.one_of(
+    st.none(),
+    st.builds(PartialDate, st.dates(), st.sampled_from(list(Precision))),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=st.text(max_size=30),
+    summary=optional_text,
+    category=optional_text,
+    date=partial_dates,
+)
+def test_an_items_fingerprint_is_that_of_its_editorial_fields(
+    title: str, summary: str | None, category: str | None, date: PartialDate | None
+) -> None:
+    # ExtractedItem.fingerprint spells fingerprint(editorial()) out for speed; stored items
+    # are compared by the latter, so the two must never drift apart.
+    item = ExtractedItem(
+        key="k", url="https://example.org/k", title=title, summary=summary,
+        category=category, date=date,
+    )  # fmt: skip
+    assert item.fingerprint() == fingerprint(item.editorial())
+    stored = SimpleNamespace(
+        title=title, summary=summary, category=category,
+        date_value=date.value if date else None, date_precision=date.precision if date else None,
+    )  # fmt: skip
+    assert item.fingerprint() == fingerprint(stored_editorial(stored))
 
 
 def test_absent_item_is_removed_only_when_the_crawl_is_complete() -> None:
