@@ -25,6 +25,7 @@ from collections import Counter
 from sqlmodel import Session, col, select
 
 from radar.pipeline import run_sources
+from radar.runtime import freeze_imports
 from scraper.adapters.html import HtmlSpec
 from scraper.fetch import Fetcher
 from scraper.spec import CrawlerSettings, EnrichRule
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--enrich", action="store_true")
     args = parser.parse_args()
+    freeze_imports()  # as `radar` does once its imports are done
     result = asyncio.run(crawl(args.base, args.db, enrich=args.enrich))
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -31,6 +31,7 @@ from radar.errors import ConfigError, RadarError
 from radar.logs import FORMATS, LEVELS, configure_logging
 from radar.publish import write_feeds
 from radar.runner import run_once
+from radar.runtime import freeze_imports
 from radar.status import status_rows, status_table
 from scraper.adapters import known_kinds
 from storage.db import open_database
@@ -57,6 +58,7 @@ HELP = f"Inspiration Radar: new inspiration from the sources (kinds: {', '.join(
 )
 def main(log_level: str, log_format: str) -> None:
     configure_logging(log_level, fmt=log_format)
+    freeze_imports()
 
 
 def _select(config: RadarConfig, names: Sequence[str]) -> list[SourceSpec]:

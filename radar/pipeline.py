@@ -26,6 +26,7 @@ from radar.runs import (
     settle,
     start_run,
 )
+from radar.runtime import collector_paused
 from radar.triage import Triage, compile_rules
 from scraper.adapters import adapter_for
 from storage.diff import Diff, diff
@@ -89,7 +90,7 @@ def record_crawl(
     """Diff the crawl against the stored items and write everything in one transaction."""
     source_id, run_id = ids
     now = utcnow()
-    with Session(engine) as session:
+    with collector_paused(), Session(engine) as session:
         baseline = not has_complete_baseline(session, source_id)
         known = items_by_key(session, source_id)
         changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)

@@ -114,7 +114,11 @@ class _Profile:
         """The terms whose words all occur in `folded`; only these can match."""
         # One substring test per term, run by map() in C, rules out most of them.
         first = compress(self.terms, map(folded.__contains__, self.words))
-        return [term for term in first if all(word in folded for word in term.more_words)]
+        return [
+            term
+            for term in first
+            if not term.more_words or all(word in folded for word in term.more_words)
+        ]
 
 
 @cache

@@ -9,11 +9,11 @@ but once per column, and the rows reach the driver as plain tuples: COPY on Post
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     import sqlalchemy as sa
     from sqlalchemy.engine import Connection
@@ -52,23 +52,58 @@ def insert_rows(
 ) -> None:
     """Insert one row per position of the equal-length `columns`; `same` holds the columns
     whose value is the same in every row (converted once)."""
-    same = same or {}
-    count = len(next(iter(columns.values()), ()))
-    if count == 0:
-        return
-    if any(len(values) != count for values in columns.values()):
-        raise ValueError(f"columns of unequal length for {table.name}")
+    insert_batches(connection, table, [columns], same=same)
+
+
+def insert_batches(
+    connection: Connection,
+    table: sa.Table,
+    batches: Iterable[Mapping[str, Sequence[Any]]],
+    *,
+    same: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert batch after batch of rows, each given as columns (see insert_rows), all with
+    the same column names.
+
+    `batches` is read lazily: on PostgreSQL one COPY takes them all, so the server stores
+    one batch while the caller is still making the next.
+    """
     dialect = connection.dialect
-    names = [*columns, *same]
-    varying = [_processed(table.c[name], dialect, values) for name, values in columns.items()]
-    fixed = [_processed(table.c[name], dialect, [value])[0] for name, value in same.items()]
-    rows = zip(*varying, *(repeat(value, count) for value in fixed), strict=False)
+    fixed = {
+        name: _processed(table.c[name], dialect, [value])[0] for name, value in (same or {}).items()
+    }
+    pending = iter(batches)
+    first = next(pending, None)
+    if first is None:
+        return
+    names = [*first, *fixed]
+    rows = chain.from_iterable(
+        _rows(table, dialect, batch, fixed, names) for batch in chain([first], pending)
+    )
     if dialect.name == "postgresql":
         _copy(connection, table, names, rows)
         return
     if dialect.paramstyle != "qmark":
         raise NotImplementedError(f"bulk inserts on {dialect.name} ({dialect.paramstyle})")
-    marks = ", ".join("?" for _ in names)
-    connection.exec_driver_sql(
-        f"INSERT INTO {_target(connection, table, names)} VALUES ({marks})", list(rows)
-    )
+    values = list(rows)
+    if values:
+        marks = ", ".join("?" for _ in names)
+        target = _target(connection, table, names)
+        connection.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", values)
+
+
+def _rows(
+    table: sa.Table,
+    dialect: sa.Dialect,
+    columns: Mapping[str, Sequence[Any]],
+    fixed: Mapping[str, Any],
+    names: list[str],
+) -> Iterator[tuple[Any, ...]]:
+    """One batch's rows, converted column by column, with the fixed values appended."""
+    if [*columns, *fixed] != names:
+        raise ValueError(f"a batch for {table.name} has other columns than the first")
+    count = len(next(iter(columns.values()), ()))
+    if any(len(values) != count for values in columns.values()):
+        raise ValueError(f"columns of unequal length for {table.name}")
+    varying = [_processed(table.c[name], dialect, values) for name, values in columns.items()]
+    return zip(*varying, *(repeat(value, count) for value in fixed.values()), strict=False)

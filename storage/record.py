@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from radar.errors import StorageError
-from storage.bulk import insert_rows
+from storage.bulk import insert_batches, insert_rows
 from storage.models import Event, EventKind, Item, ItemVersion
 from storage.repository import (
     digest,
@@ -21,7 +21,7 @@ from storage.repository import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from radar.items import ExtractedItem
     from storage.diff import Change, Diff
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 # Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
 CHUNK = 900
+# New items assessed (relevance, suppression) and handed to the database at a time.
+ASSESS_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +155,15 @@ class DiffRecorder:
         defaults = _column_defaults(Item)
         columns = {"key": [item.key for item in items]} | item_columns(items)
         columns["key_hash"] = [digest(key) for key in columns["key"]]
-        assessments = [context.assess(item) for item in items]
-        rules = [assessment.suppressed_by for assessment in assessments]
-        columns |= {
-            "relevance": [assessment.relevance for assessment in assessments],
-            "matched_terms": [list(assessment.terms) for assessment in assessments],
-            "suppressed_by_id": rules,
-            "review_state": ["dismissed" if rule else defaults["review_state"] for rule in rules],
-            "reviewed_at": [context.now if rule else None for rule in rules],
-        }
+
+        def batches() -> Iterator[dict[str, list[Any]]]:
+            # Assessed a batch at a time, as the database asks for rows: PostgreSQL stores
+            # one batch while the next is assessed.
+            for start in range(0, len(items), ASSESS_BATCH):
+                part = slice(start, start + ASSESS_BATCH)
+                batch = {name: values[part] for name, values in columns.items()}
+                yield batch | self._assessed(items[part], defaults["review_state"])
+
         same: dict[str, Any] = {
             "source_id": context.source_id,
             "announced": context.announce,
@@ -169,9 +171,14 @@ class DiffRecorder:
             "last_seen": context.now,
             "updated_at": context.now,
         }
-        same |= {name: value for name, value in defaults.items() if name not in columns | same}
+        assessed = ("relevance", "matched_terms", "suppressed_by_id", "review_state", "reviewed_at")
+        same |= {
+            name: value
+            for name, value in defaults.items()
+            if name not in {*columns, *same, *assessed}
+        }
         connection = self.session.connection()
-        insert_rows(connection, table_of(Item), columns, same=same)
+        insert_batches(connection, table_of(Item), batches(), same=same)
         ids = self._ids_of(columns["key_hash"])
         versions = {name: columns[name] for name in ("title", "summary", "category", "fingerprint")}
         versions["item_id"] = ids
@@ -184,6 +191,18 @@ class DiffRecorder:
                 {"item_id": ids},
                 same=self._event_same() | {"kind": str(EventKind.NEW), "details": None},
             )
+
+    def _assessed(self, items: list[ExtractedItem], review_state: str) -> dict[str, list[Any]]:
+        """The columns triage fills: relevance, why, and the rule that dismissed an item."""
+        assessments = [self.context.assess(item) for item in items]
+        rules = [assessment.suppressed_by for assessment in assessments]
+        return {
+            "relevance": [assessment.relevance for assessment in assessments],
+            "matched_terms": [list(assessment.terms) for assessment in assessments],
+            "suppressed_by_id": rules,
+            "review_state": ["dismissed" if rule else review_state for rule in rules],
+            "reviewed_at": [self.context.now if rule else None for rule in rules],
+        }
 
     def _ids_of(self, hashes: list[str]) -> list[int]:
         """The ids of the rows just inserted, in the order of their key hashes."""
