@@ -8,7 +8,12 @@ collapse to one string, or editors would see the same item announced twice.
 from __future__ import annotations
 
 import re
+import string
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 MAX_URL_LENGTH = 2048
 
@@ -29,22 +34,45 @@ def absolute_url(base: str, href: str | None) -> str | None:
     """
     if not href:
         return None
-    href = "".join(ch for ch in href.strip() if ch >= " ")
+    href = _C0_CONTROLS.sub("", href.strip())
     if not href or href.startswith("#"):
         return None
     try:
         parts = urlsplit(urljoin(base, href))
-        valid = parts.scheme in FOLLOWABLE_SCHEMES and bool(parts.hostname)
-        valid = valid and urlsplit(href).netloc != "" if urlsplit(href).scheme else valid
-        _ = parts.port  # raises ValueError for a port out of range or not a number
+        hostname, _ = _host_and_port(parts)  # raises ValueError for a bad port
+        # Without a ":" an href has no scheme of its own, so it needs no parse of its own.
+        own = urlsplit(href) if ":" in href else None
     except ValueError:
         return None
+    valid = parts.scheme in FOLLOWABLE_SCHEMES and bool(hostname)
+    if own is not None and own.scheme:
+        valid = valid and own.netloc != ""  # "http:x" names no host
     if not valid:
         return None
-    joined = urlunsplit(
-        (parts.scheme, parts.netloc, _encode(parts.path), _encode(parts.query), parts.fragment)
-    )
+    try:
+        path, query = _encode(parts.path), _encode(parts.query)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate (JSON can carry one) has no UTF-8 form
+    joined = urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
     return joined if len(joined) <= MAX_URL_LENGTH else None
+
+
+# Browsers drop tabs, newlines and other C0 controls inside an href; so do we.
+_C0_CONTROLS = re.compile(r"[\x00-\x1f]+")
+
+# A netloc that is only a plain host name and at most a 4-digit port (never out of range):
+# its host and port are read off in one match rather than by SplitResult's `hostname` and
+# `port`, which partition the netloc again for each. Anything else takes the properties.
+_PLAIN_NETLOC = re.compile(r"([A-Za-z0-9.-]*)(?::([0-9]{1,4}))?")
+
+
+def _host_and_port(parts: SplitResult) -> tuple[str | None, int | None]:
+    """`(parts.hostname, parts.port)`, with the same ValueError for a bad port."""
+    plain = _PLAIN_NETLOC.fullmatch(parts.netloc)
+    if plain is None:
+        return parts.hostname, parts.port
+    host, port = plain.groups()
+    return host.lower() or None, None if port is None else int(port)
 
 
 # Characters left alone when percent-encoding a path or query: RFC 3986 reserved and
@@ -52,26 +80,44 @@ def absolute_url(base: str, href: str | None) -> str | None:
 _SAFE = "/?:@!$&'()*+,;=~-._%"
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# A component made only of characters `quote` never touches (its always-safe letters,
+# digits and "_.-~", plus _SAFE) comes back from it unchanged: most links on a page.
+_ALWAYS_SAFE = string.ascii_letters + string.digits + "_.-~"
+_NOTHING_TO_QUOTE = re.compile(f"[{re.escape(_ALWAYS_SAFE + _SAFE)}]*")
 
 
 def _encode(component: str) -> str:
     """Percent-encode what a browser would (spaces, non-ASCII), keeping existing escapes."""
+    if _NOTHING_TO_QUOTE.fullmatch(component):
+        return component  # spares quote's round trip through bytes
     return quote(component, safe=_SAFE)
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    """One escape: decoded when it stands for an unreserved character, else upper-cased."""
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
 
 
 def _normal_escapes(component: str) -> str:
     """RFC 3986 6.2.2: upper-case escapes, and decode the ones for unreserved characters."""
-
-    def fix(match: re.Match[str]) -> str:
-        char = chr(int(match.group(1), 16))
-        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
-
-    return _ESCAPE.sub(fix, _encode(component))
+    encoded = _encode(component)
+    if "%" not in encoded:
+        return encoded  # no escapes, nothing to normalise
+    return _ESCAPE.sub(_normal_escape, encoded)
 
 
 def _is_tracking(name: str) -> bool:
     lowered = name.lower()
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def _canonical_query(query: str) -> str:
+    """The query without tracking parameters, the rest sorted."""
+    if not query:
+        return ""  # most item links: nothing to parse, filter or sort
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode(sorted((k, v) for k, v in pairs if not _is_tracking(k)))
 
 
 def canonical_url(url: str) -> str:
@@ -82,20 +128,15 @@ def canonical_url(url: str) -> str:
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower().rstrip(".")
+    hostname, port = _host_and_port(parts)
+    host = (hostname or "").lower().rstrip(".")
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets
-    port = parts.port
     netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     path = _normal_escapes(parts.path) or "/"
     if len(path) > 1:
         path = path.rstrip("/") or "/"
-    query = urlencode(
-        sorted(
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
-        )
-    )
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, _canonical_query(parts.query), ""))
 
 
 def host_of(url: str) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Callable
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scraper.urls import MAX_URL_LENGTH, absolute_url, canonical_url, host_of, is_allowed
@@ -365,3 +370,199 @@ def test_a_trailing_slash_never_changes_identity(parts: tuple[str, str, str, str
     origin, path, query, fragment = parts
     with_slash = _join(origin, path + "/", query, fragment)
     assert canonical_url(with_slash) == canonical_url(_join(*parts))
+
+
+# --- the fast paths change nothing: the implementation before them, kept as the reference -------
+# A frozen copy, so scraper/urls.py may be optimised freely and the tests below catch any
+# difference in results. bench/urls_bench.py times these against the current functions.
+
+_REF_TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_ga", "_hsenc", "_hsmi", "igshid"}
+)
+_REF_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+_REF_FOLLOWABLE_SCHEMES = ("http", "https")
+_REF_DEFAULT_PORTS = {"http": 80, "https": 443}
+_REF_SAFE = "/?:@!$&'()*+,;=~-._%"
+_REF_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_REF_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _ref_encode(component: str) -> str:
+    return quote(component, safe=_REF_SAFE)
+
+
+def _ref_normal_escapes(component: str) -> str:
+    def fix(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _REF_UNRESERVED else f"%{match.group(1).upper()}"
+
+    return _REF_ESCAPE.sub(fix, _ref_encode(component))
+
+
+def _ref_is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _REF_TRACKING_PARAMS or lowered.startswith(_REF_TRACKING_PREFIXES)
+
+
+def reference_absolute_url(base: str, href: str | None) -> str | None:
+    """`scraper.urls.absolute_url` as it was before the fast paths, the oracle for the new one."""
+    if not href:
+        return None
+    href = "".join(ch for ch in href.strip() if ch >= " ")
+    if not href or href.startswith("#"):
+        return None
+    try:
+        parts = urlsplit(urljoin(base, href))
+        valid = parts.scheme in _REF_FOLLOWABLE_SCHEMES and bool(parts.hostname)
+        valid = valid and urlsplit(href).netloc != "" if urlsplit(href).scheme else valid
+        _ = parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        return None
+    if not valid:
+        return None
+    joined = urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc,
+            _ref_encode(parts.path),
+            _ref_encode(parts.query),
+            parts.fragment,
+        )
+    )
+    return joined if len(joined) <= MAX_URL_LENGTH else None
+
+
+def reference_canonical_url(url: str) -> str:
+    """`scraper.urls.canonical_url` as it was before the fast paths, the oracle for the new one."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets
+    port = parts.port
+    netloc = host if port is None or _REF_DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    path = _ref_normal_escapes(parts.path) or "/"
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _ref_is_tracking(k)
+        )
+    )
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _outcome(function: Callable[..., object], *args: object) -> object:
+    """What a call gives back: its result, or the type and message of what it raised."""
+    try:
+        return function(*args)
+    except Exception as error:  # the reference raises for some inputs; so must the new code
+        return (type(error), str(error))
+
+
+# Pieces that have broken URL code before: controls, white space, non-ASCII, escapes valid and
+# not, delimiters, tracking parameters, dot segments, schemes that are not web pages, a lone
+# surrogate (unencodable), a character NFKC turns into "a/c", and strings over the length cap.
+_TOKENS = st.sampled_from(
+    [
+        *("", " ", "\t", "\n", "\r", "\x00", "\x1f", "\x7f", "\x85", "\u00a0", "\u3000"),
+        *("æ", "ø", "å", "Æ", "é", "😀", "\ud800", "\u2100", "\uff0f"),
+        *("%", "%2", "%2f", "%2F", "%41", "%7e", "%7E", "%zz", "%C3%A6", "%c3%a6", "%25", "%00"),
+        *("#", "?", "&", "=", ";", "@", ":", "/", "//", "\\", "+", "~", "'", "[", "]", "!"),
+        *("utm_source=nl", "UTM_Medium=", "fbclid=1", "mc_cid", "pk_x=1", "a=1", "b=", "=x"),
+        *(".", "..", "./", "../", "a", "Z", "item", "i00012.html", "a b", "æble og øl"),
+        *("javascript:", "JavaScript:", "mailto:", "data:", "tel:", "http:", "https:"),
+        *("http://", "HTTPS://", "//", "//host/path", "ftp://"),
+        *("Example.DK", "127.0.0.1", "[::1]", "[fe80::1%25eth0]", "[v1.x]", "[1.2.3.4]"),
+        *(":0", ":80", ":443", ":8080", ":65535", ":65536", ":99999", ":abc", ":٣", ":+1"),
+        *("x" * 2100, "/æ" * 700, "?q=" + "%41" * 700),
+    ]
+)
+# Mostly printable ASCII, so that many components take the fast paths; some of any Unicode.
+_PRINTABLE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=6)
+_NASTY = st.lists(st.one_of(_TOKENS, _PRINTABLE, _PRINTABLE, st.text(max_size=4)), max_size=10).map(
+    "".join
+)
+# What quote leaves alone, with at most one other character: the edge of the fast path
+# that skips quote, and of the control-character removal.
+_SAFE_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "/?:@!$&'()*+,;=~-._%")
+_ODD_CHAR = st.one_of(
+    st.just(""), st.characters(), st.sampled_from('\x00\x1f \x7f\x80\x85\xa0%<>[]\\^`{|}"#')
+)
+_NEARLY_SAFE = st.builds(lambda a, ch, b: a + ch + b, _SAFE_TEXT, _ODD_CHAR, _SAFE_TEXT)
+_SCHEME = st.sampled_from(
+    ["http://", "https://", "HTTPS://", "HtTp://", "//", "", "http:", "ftp://", " http://"]
+)
+_HOST = st.one_of(
+    _HOSTS,
+    st.sampled_from(
+        [
+            *("", "-", ".", "EXAMPLE.DK", "example.dk.", "127.0.0.1", "a_b.dk", "ex ample.dk"),
+            *("[::1]", "[::1", "::1]", "[fe80::1%25eth0]", "[v1.x]", "[1.2.3.4]", "[::G]"),
+            *("user:pw@example.dk", "@example.dk", "æøå.dk", "exa\u2100mple.dk"),
+        ]
+    ),
+)
+_PORT = st.sampled_from(
+    ["", ":", ":0", ":80", ":443", ":8080", ":0080", ":65535", ":65536", ":99999", ":abc", ":٣"]
+)
+_WEB_URLS = st.builds(
+    lambda *parts: "".join(parts),
+    _SCHEME,
+    _HOST,
+    _PORT,
+    st.one_of(st.just(""), st.builds(lambda s: "/" + s, st.one_of(_NASTY, _NEARLY_SAFE))),
+    st.one_of(st.just(""), st.builds(lambda s: "?" + s, st.one_of(_NASTY, _NEARLY_SAFE))),
+    st.one_of(st.just(""), st.builds(lambda s: "#" + s, _NASTY)),
+)
+_ANY_URL = st.one_of(_WEB_URLS, _NASTY, _NEARLY_SAFE)
+_BASES = st.one_of(
+    st.sampled_from(
+        ["http://127.0.0.1:8080/catalogue/page/3.html", PAGE, "https://example.dk", "", "x"]
+    ),
+    _WEB_URLS,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_BASES, st.one_of(st.none(), _ANY_URL))
+# The edges of each fast path, every run: one character quote would change, a control
+# character next to one that stays, a 4- and a 5-digit port, a host the plain pattern refuses.
+@example(PAGE, "a<b")
+@example(PAGE, "/a b?c d")
+@example(PAGE, "/a\x7fb\x1fc")
+@example(PAGE, "//h:9999/x")
+@example(PAGE, "//h:65535/x")
+@example(PAGE, "//h:65536/x")
+@example(PAGE, "//u@h:0080/x")
+def test_absolute_url_matches_reference(base: str, href: str | None) -> None:
+    expected = _outcome(reference_absolute_url, base, href)
+    if isinstance(expected, tuple) and expected[0] is UnicodeEncodeError:
+        expected = None  # the one difference: an unencodable link is dropped, not raised
+    assert _outcome(absolute_url, base, href) == expected
+
+
+@pytest.mark.parametrize("href", ["/a\ud800b", "?q=\udfff", "https://example.org/\ud83d"])
+def test_a_link_with_a_lone_surrogate_is_dropped_not_raised(href: str) -> None:
+    # JSON may carry "\\ud800"; one such link must not fail its page.
+    assert absolute_url("https://example.org/list/", href) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_ANY_URL)
+@example("https://h:65536/a<b?")
+@example("HTTP://H.:0080/a%7e%2f%zz?utm_source=x&b=1&a")
+@example("http://[::1]:abc/")
+def test_canonical_url_matches_reference(url: str) -> None:
+    assert _outcome(canonical_url, url) == _outcome(reference_canonical_url, url)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_BASES, _ANY_URL)
+def test_canonical_url_of_resolved_links_matches_reference(base: str, href: str) -> None:
+    # The pairing build_item runs: identity of what absolute_url kept.
+    url = _outcome(reference_absolute_url, base, href)
+    if isinstance(url, str):
+        assert _outcome(canonical_url, url) == _outcome(reference_canonical_url, url)
