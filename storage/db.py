@@ -11,19 +11,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from radar.errors import StorageError
 from storage.locks import schema_lock
 
 if TYPE_CHECKING:
+    from alembic.config import Config
     from sqlalchemy.engine import Engine
 
 DATABASE_URL_ENV = "RADAR_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///data/radar.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest revision in storage/migrations/versions (a test keeps the two in step): a
+# database already there is opened without loading Alembic and its scripts at all.
+SCHEMA_REVISION = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -62,6 +64,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if engine is not None:
@@ -69,8 +73,24 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return config
 
 
+def at_schema_revision(engine: Engine) -> bool:
+    """Whether the database's schema is SCHEMA_REVISION already (one query)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except sa.exc.SQLAlchemyError:
+        return False  # a new database, or one migrate() will explain
+    return [row[0] for row in rows] == [SCHEMA_REVISION]
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; cheap when it is already there."""
+    # Every cron run and worker opens the database: Alembic costs ~0.1 s to import and
+    # read its scripts, so it is loaded only when there is something to do.
+    if at_schema_revision(engine):
+        return
+    from alembic import command
+
     try:
         # Processes starting together on a new database (workers, cron jobs) take turns.
         with schema_lock(engine):

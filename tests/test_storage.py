@@ -24,7 +24,7 @@ from sqlmodel import Session, SQLModel, col, select
 import storage.record
 from radar.items import PartialDate, Precision
 from radar.pipeline import start_run
-from storage.db import alembic_config, migrate
+from storage.db import SCHEMA_REVISION, alembic_config, at_schema_revision, migrate
 from storage.models import (
     Event,
     EventKind,
@@ -134,6 +134,30 @@ def test_migrate_is_idempotent_and_creates_the_tables(engine: Engine) -> None:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     with engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_heads() == (head,)
+
+
+def test_schema_revision_is_the_newest_migration() -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == SCHEMA_REVISION
+
+
+def test_an_up_to_date_database_opens_without_loading_alembic(engine: Engine) -> None:
+    url = engine.url.render_as_string(hide_password=False)
+    code = (
+        "import sys; from storage.db import open_database; open_database(sys.argv[1]); "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))"
+    )
+    opened = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, check=True
+    )
+    assert opened.stdout.strip() == "[]"
+
+
+def test_an_older_database_is_still_migrated(engine: Engine) -> None:
+    command.downgrade(alembic_config(engine), "0005")
+    assert not at_schema_revision(engine)
+    migrate(engine)
+    assert at_schema_revision(engine)
 
 
 def test_processes_starting_together_on_a_new_database_migrate_it_in_turn(
