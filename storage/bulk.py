@@ -65,8 +65,8 @@ def insert_batches(
     """Insert batch after batch of rows, each given as columns (see insert_rows), all with
     the same column names.
 
-    `batches` is read lazily: on PostgreSQL one COPY takes them all, so the server stores
-    one batch while the caller is still making the next.
+    `batches` is read lazily, as the driver takes the rows: a run never holds every row of
+    a large insert converted at once.
     """
     dialect = connection.dialect
     fixed = {
@@ -85,11 +85,12 @@ def insert_batches(
         return
     if dialect.paramstyle != "qmark":
         raise NotImplementedError(f"bulk inserts on {dialect.name} ({dialect.paramstyle})")
-    values = list(rows)
-    if values:
-        marks = ", ".join("?" for _ in names)
-        target = _target(connection, table, names)
-        connection.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", values)
+    marks = ", ".join("?" * len(names))
+    statement = f"INSERT INTO {_target(connection, table, names)} VALUES ({marks})"
+    # sqlite3 itself: it takes the rows as an iterator, where SQLAlchemy wants a list.
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.executemany(statement, rows)
 
 
 def _rows(
