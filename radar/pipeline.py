@@ -210,14 +210,43 @@ async def _crawl_and_record(
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(crawl.error))
     try:
-        return record_crawl(engine, spec, ids, crawl, relevance=relevance)
+        return await _stored(engine, spec, ids, crawl, relevance=relevance)
     except sa.exc.SQLAlchemyError as exc:
         log.exception("[%s] could not store run %d", spec.name, ids[1])
         finish_failed(engine, ids[1], RunStatus.FAILED, f"storage: {exc}", crawl.pages)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=f"storage: {exc}")
+    except asyncio.CancelledError:
+        raise  # _stored let the transaction end and said how on the run
     except BaseException as exc:
         # Cancelled or a bug: the item state is rolled back; say so on the run, then go on up.
         finish_failed(engine, ids[1], RunStatus.CRASHED, f"{type(exc).__name__}: {exc}", 0)
+        raise
+
+
+async def _stored(
+    engine: Engine,
+    spec: SourceSpec,
+    ids: tuple[int, int],
+    crawl: Crawl,
+    *,
+    relevance: RelevanceSettings | None,
+) -> RunOutcome:
+    """record_crawl on a worker thread, so the event loop goes on fetching other sources.
+
+    A transaction on a thread cannot be cut short: a cancel (radar schedule stopping) waits
+    for it to commit or roll back, marks a rolled-back run crashed, then goes on up.
+    """
+
+    # Two runs stored at once on SQLite take turns at the write lock (its busy timeout).
+    storing = asyncio.ensure_future(
+        asyncio.to_thread(record_crawl, engine, spec, ids, crawl, relevance=relevance)
+    )
+    try:
+        return await asyncio.shield(storing)
+    except asyncio.CancelledError:
+        await asyncio.wait([storing])
+        if storing.cancelled() or storing.exception() is not None:
+            finish_failed(engine, ids[1], RunStatus.CRASHED, "cancelled while storing", 0)
         raise
 
 
