@@ -63,6 +63,18 @@ class SlowStore:
             self.spans.append((begun, time.monotonic()))
 
 
+async def cancel_while_storing(
+    server: FixtureServer, engine: Engine, slow: SlowStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crawl the catalogue archive and cancel the run once its storing has begun."""
+    monkeypatch.setattr(radar.pipeline, "record_crawl", slow)
+    running = asyncio.create_task(crawl(server, engine, [cfb_archive()]))
+    await asyncio.to_thread(slow.started.wait, 30)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+
 def runs_of(engine: Engine) -> list[Run]:
     with Session(engine) as session:
         return list(session.exec(select(Run).order_by(col(Run.id))))
@@ -118,14 +130,7 @@ async def test_two_sources_stored_at_once_both_succeed(
 async def test_a_cancel_while_storing_waits_for_the_commit(
     fixture_sites: FixtureServer, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = SlowStore()
-    monkeypatch.setattr(radar.pipeline, "record_crawl", slow)
-
-    running = asyncio.create_task(crawl(fixture_sites, engine, [cfb_archive()]))
-    await asyncio.to_thread(slow.started.wait, 30)
-    running.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
+    await cancel_while_storing(fixture_sites, engine, SlowStore(), monkeypatch)
 
     # The transaction was not cut short: the run is stored whole, not marked crashed.
     [run] = runs_of(engine)
@@ -136,14 +141,7 @@ async def test_a_cancel_while_storing_waits_for_the_commit(
 async def test_a_cancel_while_a_store_fails_marks_the_run_crashed(
     fixture_sites: FixtureServer, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow = SlowStore(fail=True)
-    monkeypatch.setattr(radar.pipeline, "record_crawl", slow)
-
-    running = asyncio.create_task(crawl(fixture_sites, engine, [cfb_archive()]))
-    await asyncio.to_thread(slow.started.wait, 30)
-    running.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await running
+    await cancel_while_storing(fixture_sites, engine, SlowStore(fail=True), monkeypatch)
 
     [run] = runs_of(engine)
     assert (run.status, run.error) == (RunStatus.CRASHED, "cancelled while storing")
