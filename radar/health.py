@@ -39,12 +39,12 @@ def coverage(items: Sequence[ExtractedItem]) -> dict[str, float]:
     """The share of items (0..1) that have each field."""
     if not items:
         return dict.fromkeys(FIELDS, 0.0)
-    filled = dict.fromkeys(FIELDS, 0)
-    for item in items:
-        values = {**item.editorial(), "link": item.url}
-        for name in FIELDS:
-            filled[name] += values.get(name) is not None
-    return {name: round(count / len(items), 3) for name, count in filled.items()}
+    return {name: round(_filled(items, name) / len(items), 3) for name in FIELDS}
+
+
+def _filled(items: Sequence[ExtractedItem], name: str) -> int:
+    attribute = "url" if name == "link" else name
+    return sum(getattr(item, attribute) is not None for item in items)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
@@ -9,10 +10,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from radar.fixture_server import Fault, FixtureServer
-from radar.health import Baseline, Health, RunStats, baseline_of, next_health, suspicion
+from radar.health import (
+    Baseline,
+    Health,
+    RunStats,
+    baseline_of,
+    coverage,
+    next_health,
+    suspicion,
+)
+from radar.items import PartialDate, Precision
 from scraper.spec import HealthRule
 from storage.models import Event, RunStatus, Source
 from tests.conftest import Entry, ListingSite
+from tests.db_fixtures import make_item
 from tests.test_pipeline import crawl
 
 RULE = HealthRule()
@@ -133,3 +144,21 @@ async def test_health_is_kept_per_source_in_the_database(
 def _health(engine: Engine) -> str:
     with Session(engine) as session:
         return session.exec(select(Source.health)).one()
+
+
+def test_coverage_is_the_share_of_items_with_each_field() -> None:
+    dated = PartialDate(dt.date(2026, 11, 1), Precision.MONTH)
+    items = [
+        make_item("a", summary="Et resumé", date=dated, category="Rapport"),
+        make_item("b", summary=None, date=dated),
+        make_item("c", summary="", date=None),  # an empty summary is still one given
+        make_item("d", summary=None, date=None),
+    ]
+    assert coverage(items) == {
+        "title": 1.0,
+        "link": 1.0,
+        "summary": 0.5,
+        "category": 0.25,
+        "date": 0.5,
+    }
+    assert coverage([]) == dict.fromkeys(("title", "link", "summary", "category", "date"), 0.0)
