@@ -1,7 +1,7 @@
 """Diff + store of N synthetic items, feed generation, and memory over scheduled runs.
 
 `python -m bench.store_job store --items 100000 --db sqlite|postgresql`: times
-radar.pipeline.record_crawl (load state, diff, one transaction) for a first run of N items
+radar.recording.record_crawl (load state, diff, one transaction) for a first run of N items
 (all inserted as the silent baseline) and for a second run that adds 2 %, edits 1 % and
 removes 1 %; prints one JSON line. PostgreSQL uses a scratch database `radar_bench_<pid>`
 on 127.0.0.1:5432, dropped afterwards.
@@ -83,7 +83,8 @@ def scratch_database(kind: str) -> Iterator[str]:
 
 
 def store(count: int, kind: str) -> dict[str, object]:
-    from radar.pipeline import record_crawl, start_run
+    from radar.recording import record_crawl
+    from radar.runs import start_run
     from scraper.adapters.html import HtmlSpec
     from scraper.crawl import Crawl
     from storage.db import open_database

@@ -13,7 +13,7 @@ Loaded as a pytest plugin (`pytest_plugins = ["tests.db_fixtures"]` in tests/con
 Helpers for recording runs by hand, as an adapter would hand them to the pipeline:
 `html_spec()`, `make_item(key, title, **fields)`, `memo(url, keys)`, and
 `record(engine, spec, items, complete=..., carried=..., memos=...)`, which calls
-radar.pipeline.start_run and record_crawl with a hand-made scraper.crawl.Crawl.
+radar.runs.start_run and radar.recording.record_crawl with a hand-made scraper.crawl.Crawl.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from radar.items import ExtractedItem
-from radar.pipeline import record_crawl, start_run
+from radar.recording import record_crawl
+from radar.runs import start_run
 from scraper.adapters.html import HtmlSpec
 from scraper.crawl import Crawl
 from scraper.crawl import PageMemo as CrawlMemo
@@ -228,7 +229,7 @@ def record(
     pages_fetched: int = 1,
     pages_not_modified: int = 0,
 ) -> RunOutcome:
-    """Start a run and record one hand-made crawl through radar.pipeline.record_crawl.
+    """Start a run and record one hand-made crawl through radar.recording.record_crawl.
 
     Without `memos`, a fetched crawl gets one memo for the listing page holding its items.
     """

@@ -1,8 +1,8 @@
 """The storage layer on SQLite and PostgreSQL alike: schema, time zones, and whole runs.
 
-Runs are recorded the way the pipeline records them (radar.pipeline.start_run and
-record_crawl) from hand-made crawls, so every rule is checked against the real database:
-one transaction per run, a silent baseline, and no false "new" ever.
+Runs are recorded the way the pipeline records them (radar.runs.start_run and
+radar.recording.record_crawl) from hand-made crawls, so every rule is checked against the
+real database: one transaction per run, a silent baseline, and no false "new" ever.
 """
 
 from __future__ import annotations

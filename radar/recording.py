@@ -1,0 +1,128 @@
+"""Recording one crawl: diff it against the stored items and write it in one transaction.
+
+Guarded first: a listing that suddenly yields nothing, or far fewer items or filled fields
+than usual, is a suspected redesign and records nothing (radar.health decides).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session
+
+from radar.health import RunStats, baseline_of, coverage, suspicion
+from radar.runs import RunOutcome, close_run, finish_failed, outcome_of
+from radar.runtime import collector_paused
+from radar.triage import Triage, compile_rules
+from storage.diff import Diff, diff
+from storage.models import EventKind, Run, RunStatus, utcnow
+from storage.record import DiffRecorder, RunContext
+from storage.repository import (
+    active_rules,
+    has_complete_baseline,
+    items_by_key,
+    recent_complete_runs,
+    save_memos,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlalchemy.engine import Engine
+
+    from radar.relevance import RelevanceSettings
+    from scraper.crawl import Crawl
+    from scraper.spec import SourceSpec
+    from storage.diff import Known
+
+
+def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
+    if baseline:
+        return RunStatus.BASELINE
+    if not crawl.complete:
+        return RunStatus.PARTIAL
+    return RunStatus.UNCHANGED if crawl.all_not_modified else RunStatus.OK
+
+
+def _looks_broken(crawl: Crawl, known_active: int, *, baseline: bool) -> str | None:
+    """A listing that yields nothing is a suspected redesign (or wrong selectors), never
+    mass removal, and never an empty baseline that would make every real item "new" later."""
+    if not crawl.pages_fetched or crawl.items or crawl.carried_keys:
+        return None
+    if known_active:
+        return f"no items found where {known_active} were: suspected layout change"
+    if baseline and crawl.complete:
+        return "no items found on a first run: check the source's selectors"
+    return None
+
+
+def record_crawl(
+    engine: Engine,
+    spec: SourceSpec,
+    ids: tuple[int, int],
+    crawl: Crawl,
+    *,
+    relevance: RelevanceSettings | None = None,
+) -> RunOutcome:
+    """Diff the crawl against the stored items and write everything in one transaction."""
+    source_id, run_id = ids
+    now = utcnow()
+    with collector_paused(), Session(engine) as session:
+        baseline = not has_complete_baseline(session, source_id)
+        known = items_by_key(session, source_id)
+        changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)
+        stats = _stats(crawl, changes)
+        suspicion = _guard(session, source_id, spec, crawl, stats, known, baseline=baseline)
+        if suspicion:
+            session.rollback()
+            finish_failed(engine, run_id, RunStatus.SUSPECT, suspicion, crawl.pages_fetched)
+            return RunOutcome(spec.name, run_id, RunStatus.SUSPECT, crawl.pages, error=suspicion)
+        rules = compile_rules(active_rules(session), source=spec.name)
+        context = RunContext(
+            source_id=source_id,
+            run_id=run_id,
+            now=now,
+            announce=not baseline,
+            assess=Triage(relevance, rules),
+        )
+        DiffRecorder(session, known, context).record(
+            changes, carried=crawl.carried_keys, complete=crawl.complete
+        )
+        save_memos(session, source_id, crawl.memos, now=now, prune=crawl.complete)
+        outcome = outcome_of(spec, run_id, crawl, changes, _status_of(crawl, baseline=baseline))
+        run = session.get_one(Run, run_id)
+        close_run(run, crawl, outcome)
+        run.coverage = stats.coverage
+        session.commit()
+    return outcome
+
+
+def _stats(crawl: Crawl, changes: Diff) -> RunStats:
+    return RunStats(
+        items=len(crawl.items) + len(crawl.carried_keys),
+        coverage=coverage(crawl.items) if crawl.items else None,
+        new=changes.count(EventKind.NEW),
+        complete=crawl.complete,
+    )
+
+
+def _guard(
+    session: Session,
+    source_id: int,
+    spec: SourceSpec,
+    crawl: Crawl,
+    stats: RunStats,
+    known: Mapping[str, Known],
+    *,
+    baseline: bool,
+) -> str | None:
+    """Why this run must not be recorded (a suspected redesign), or None."""
+    active = sum(1 for k in known.values() if not k.removed)
+    broken = _looks_broken(crawl, active, baseline=baseline)
+    if broken or baseline:
+        return broken
+    history = [
+        RunStats(items=run.items_found, coverage=run.coverage)
+        for run in recent_complete_runs(session, source_id)
+    ]
+    return suspicion(stats, baseline_of(history), spec.health, known_active=active)
