@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 
 from radar.errors import StorageError
 from storage.bulk import insert_batches, insert_rows
-from storage.models import Event, EventKind, Item, ItemVersion
+from storage.models import Event, EventKind, Item, ItemVersion, UTCDateTime
 from storage.repository import (
+    date_text,
     digest,
     field_changes,
     item_columns,
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 # Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
 CHUNK = 900
+# The editorial columns of a version, in the order _copy_new_rows selects them.
+EDITORIAL_COPY = ("title", "summary", "category", "date")
 # New items assessed (relevance, suppression) and handed to the database at a time.
 ASSESS_BATCH = 5000
 
@@ -157,8 +160,8 @@ class DiffRecorder:
         columns["key_hash"] = [digest(key) for key in columns["key"]]
 
         def batches() -> Iterator[dict[str, list[Any]]]:
-            # Assessed a batch at a time, as the database asks for rows: PostgreSQL stores
-            # one batch while the next is assessed.
+            # Assessed a batch at a time, as the database takes the rows: a large run never
+            # holds every row converted at once.
             for start in range(0, len(items), ASSESS_BATCH):
                 part = slice(start, start + ASSESS_BATCH)
                 batch = {name: values[part] for name, values in columns.items()}
@@ -177,20 +180,48 @@ class DiffRecorder:
             for name, value in defaults.items()
             if name not in {*columns, *same, *assessed}
         }
+        last_id = max((item.id for item in self.items.values()), default=0)
+        insert_batches(self.session.connection(), table_of(Item), batches(), same=same)
+        self._copy_new_rows(last_id, count=len(items))
+
+    def _copy_new_rows(self, last_id: int, *, count: int) -> None:
+        """First versions and NEW events of the rows just inserted, copied by the database."""
+        # Only this run writes this source's rows (the source lock) and ids only grow, so
+        # the source's rows past its last stored id are exactly the new ones.
+        context = self.context
+        new = (
+            sa.select(Item)
+            .where(col(Item.source_id) == context.source_id, col(Item.id) > last_id)
+            .subquery()
+        )
         connection = self.session.connection()
-        insert_batches(connection, table_of(Item), batches(), same=same)
-        ids = self._ids_of(columns["key_hash"])
-        versions = {name: columns[name] for name in ("title", "summary", "category", "fingerprint")}
-        versions["item_id"] = ids
-        versions["date"] = [str(item.date) if item.date else None for item in items]
-        insert_rows(connection, table_of(ItemVersion), versions, same=self._version_same())
-        if context.announce:
-            insert_rows(
-                connection,
-                table_of(Event),
-                {"item_id": ids},
-                same=self._event_same() | {"kind": str(EventKind.NEW), "details": None},
-            )
+        found = connection.execute(sa.select(sa.func.count()).select_from(new)).scalar_one()
+        if found != count:
+            raise StorageError(f"found {found} rows past id {last_id} for {count} new items")
+        date = date_text(new.c.date_value, new.c.date_precision, connection.dialect)
+        version = sa.select(
+            new.c.id,
+            sa.literal(context.run_id),
+            sa.literal(context.now, UTCDateTime()),
+            new.c.title,
+            new.c.summary,
+            new.c.category,
+            date,
+            new.c.fingerprint,
+        ).order_by(new.c.id)  # versions and events in listing order, as the items
+        columns = [*("item_id", "run_id", "recorded_at"), *EDITORIAL_COPY, "fingerprint"]
+        connection.execute(sa.insert(ItemVersion).from_select(columns, version))
+        if not context.announce:
+            return
+        event = sa.select(
+            sa.literal(context.source_id),
+            new.c.id,
+            sa.literal(context.run_id),
+            sa.literal(str(EventKind.NEW)),
+            sa.literal(context.now, UTCDateTime()),
+        ).order_by(new.c.id)
+        columns = ["source_id", "item_id", "run_id", "kind", "created_at"]
+        connection.execute(sa.insert(Event).from_select(columns, event))
 
     def _assessed(self, items: list[ExtractedItem], review_state: str) -> dict[str, list[Any]]:
         """The columns triage fills: relevance, why, and the rule that dismissed an item."""
@@ -203,21 +234,6 @@ class DiffRecorder:
             "review_state": ["dismissed" if rule else review_state for rule in rules],
             "reviewed_at": [self.context.now if rule else None for rule in rules],
         }
-
-    def _ids_of(self, hashes: list[str]) -> list[int]:
-        """The ids of the rows just inserted, in the order of their key hashes."""
-        # Only this run writes this source's rows (the source lock), and ids only grow, so
-        # the rows past the last stored id are exactly the new ones: one query, no IN list.
-        after = max((item.id for item in self.items.values()), default=0)
-        statement = sa.select(col(Item.key_hash), col(Item.id)).where(
-            col(Item.source_id) == self.context.source_id, col(Item.id) > after
-        )
-        ids: dict[str, int] = {
-            key_hash: item_id for key_hash, item_id in self.session.execute(statement)
-        }
-        if len(ids) != len(hashes):
-            raise StorageError(f"read back {len(ids)} ids for {len(hashes)} new items")
-        return [ids[key_hash] for key_hash in hashes]
 
     def _update(self, row: Item, item: ExtractedItem) -> None:
         for name, value in item_fields(item).items():

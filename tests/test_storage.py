@@ -307,6 +307,37 @@ def test_every_editorial_field_change_is_recorded_with_its_values(engine: Engine
     assert row.fingerprint == edited.fingerprint()
 
 
+def test_new_items_first_versions_and_events_are_copied_in_listing_order(
+    engine: Engine,
+) -> None:
+    # The database copies them from the new rows: the dates must read as PartialDate
+    # writes them, at every precision and for years under 1000 too.
+    spec = html_spec()
+    baseline = record(engine, spec, [A])
+    dated = {
+        "y5": PartialDate(dt.date(5, 1, 1), Precision.YEAR),
+        "m999": PartialDate(dt.date(999, 12, 1), Precision.MONTH),
+        "d2026": PartialDate(dt.date(2026, 11, 29), Precision.DAY),
+        "undated": None,
+    }
+    items = [
+        make_item(key, summary=f"Om {key}", category="Rapport", date=date)
+        for key, date in dated.items()
+    ]
+    outcome = record(engine, spec, [A, *items])
+
+    [first] = versions_of(engine, "a")
+    assert (first.run_id, first.title) == (baseline.run_id, A.title)
+    for item in items:
+        [version] = versions_of(engine, item.key)
+        assert (version.run_id, version.title, version.summary, version.category) == (
+            outcome.run_id, item.title, item.summary, item.category,
+        )  # fmt: skip
+        assert version.date == (str(item.date) if item.date else None)
+        assert version.fingerprint == item.fingerprint()
+    assert stored_events(engine, outcome.run_id) == [("new", key) for key in dated]
+
+
 def test_markup_only_differences_are_not_changes(engine: Engine) -> None:
     spec = html_spec()
     record(engine, spec, [A, B])
