@@ -16,7 +16,8 @@ from radar.runtime import collector_paused
 from radar.triage import Triage, compile_rules
 from storage.diff import Diff, diff
 from storage.models import EventKind, Run, RunStatus, utcnow
-from storage.record import DiffRecorder, RunContext
+from storage.new_items import RunContext
+from storage.record import DiffRecorder
 from storage.repository import (
     active_rules,
     has_complete_baseline,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from radar.relevance import RelevanceSettings, Scorer
-from storage.record import Assessment
+from storage.new_items import Assessment
 from storage.review import suppressible_text
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def compile_rules(rules: Sequence[SuppressionRule], *, source: str) -> list[Comp
 
 
 class Triage:
-    """Callable assessing one item of one source, for storage.record.RunContext.assess."""
+    """Callable assessing one item of one source, for storage.new_items.RunContext.assess."""
 
     def __init__(self, settings: RelevanceSettings | None, rules: Sequence[CompiledRule]) -> None:
         self.score = Scorer(settings or RelevanceSettings())

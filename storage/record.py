@@ -2,79 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from radar.errors import StorageError
-from storage.bulk import insert_batches, insert_rows
-from storage.models import Event, EventKind, Item, ItemVersion, UTCDateTime
-from storage.repository import (
-    date_text,
-    digest,
-    field_changes,
-    item_columns,
-    item_fields,
-    stored_editorial,
-)
+from storage.bulk import insert_rows
+from storage.models import Event, EventKind, Item, ItemVersion
+from storage.new_items import insert_new, table_of
+from storage.repository import field_changes, item_fields, stored_editorial
 
 if TYPE_CHECKING:
-    import datetime as dt
-    from collections.abc import Callable, Iterator
-
     from radar.items import ExtractedItem
     from storage.diff import Change, Diff
+    from storage.new_items import Assessment, RunContext
     from storage.repository import StoredItem
 
 # Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
 CHUNK = 900
-# The editorial columns of a version, in the order _copy_new_rows selects them.
-EDITORIAL_COPY = ("title", "summary", "category", "date")
-# New items assessed (relevance, suppression) and handed to the database at a time.
-ASSESS_BATCH = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """What triage made of an item: its relevance, why, and the rule that suppressed it."""
-
-    relevance: float = 0.0
-    terms: tuple[str, ...] = ()
-    suppressed_by: int | None = None
-
-
-def _unassessed(item: ExtractedItem) -> Assessment:
-    return Assessment()
-
-
-def table_of(model: type[Item | ItemVersion | Event]) -> sa.Table:
-    """The model's Core table: a Core executemany skips the ORM's per-row bookkeeping."""
-    table = sa.inspect(model).local_table
-    assert isinstance(table, sa.Table)
-    return table
-
-
-def _column_defaults(model: type[Item | ItemVersion | Event]) -> dict[str, Any]:
-    """The model's Python-side defaults: a bulk INSERT bypasses the model's constructor."""
-    return {
-        name: field.get_default(call_default_factory=True)
-        for name, field in model.model_fields.items()
-        if name != "id" and not field.is_required()
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class RunContext:
-    """Who is writing: the source, the run, the moment, whether events are announced, and
-    how items are assessed (relevance, suppression rules) as they are stored."""
-
-    source_id: int
-    run_id: int
-    now: dt.datetime
-    announce: bool
-    assess: Callable[[ExtractedItem], Assessment] = _unassessed
 
 
 class DiffRecorder:
@@ -92,7 +37,8 @@ class DiffRecorder:
 
     def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
         new = [c.item for c in diff.changes if c.kind is EventKind.NEW and c.item is not None]
-        self._insert_all(new)
+        last_id = max((item.id for item in self.items.values()), default=0)
+        insert_new(self.session, new, self.context, last_id=last_id)
         moved = [item for item in diff.unchanged if self._moved(item)]
         written = [c.key for c in diff.changes if c.kind is not EventKind.NEW]
         self._rows = self._load([*written, *(item.key for item in (*moved, *diff.refined))])
@@ -149,91 +95,6 @@ class DiffRecorder:
         for name, value in item_fields(item).items():
             setattr(row, name, value)
         self.session.add(row)
-
-    def _insert_all(self, items: list[ExtractedItem]) -> None:
-        """Insert new items in bulk, with their first versions and NEW events."""
-        if not items:
-            return
-        context = self.context
-        defaults = _column_defaults(Item)
-        columns = {"key": [item.key for item in items]} | item_columns(items)
-        columns["key_hash"] = [digest(key) for key in columns["key"]]
-
-        def batches() -> Iterator[dict[str, list[Any]]]:
-            # Assessed a batch at a time, as the database takes the rows: a large run never
-            # holds every row converted at once.
-            for start in range(0, len(items), ASSESS_BATCH):
-                part = slice(start, start + ASSESS_BATCH)
-                batch = {name: values[part] for name, values in columns.items()}
-                yield batch | self._assessed(items[part], defaults["review_state"])
-
-        same: dict[str, Any] = {
-            "source_id": context.source_id,
-            "announced": context.announce,
-            "first_seen": context.now,
-            "last_seen": context.now,
-            "updated_at": context.now,
-        }
-        assessed = ("relevance", "matched_terms", "suppressed_by_id", "review_state", "reviewed_at")
-        same |= {
-            name: value
-            for name, value in defaults.items()
-            if name not in {*columns, *same, *assessed}
-        }
-        last_id = max((item.id for item in self.items.values()), default=0)
-        insert_batches(self.session.connection(), table_of(Item), batches(), same=same)
-        self._copy_new_rows(last_id, count=len(items))
-
-    def _copy_new_rows(self, last_id: int, *, count: int) -> None:
-        """First versions and NEW events of the rows just inserted, copied by the database."""
-        # Only this run writes this source's rows (the source lock) and ids only grow, so
-        # the source's rows past its last stored id are exactly the new ones.
-        context = self.context
-        new = (
-            sa.select(Item)
-            .where(col(Item.source_id) == context.source_id, col(Item.id) > last_id)
-            .subquery()
-        )
-        connection = self.session.connection()
-        found = connection.execute(sa.select(sa.func.count()).select_from(new)).scalar_one()
-        if found != count:
-            raise StorageError(f"found {found} rows past id {last_id} for {count} new items")
-        date = date_text(new.c.date_value, new.c.date_precision, connection.dialect)
-        version = sa.select(
-            new.c.id,
-            sa.literal(context.run_id),
-            sa.literal(context.now, UTCDateTime()),
-            new.c.title,
-            new.c.summary,
-            new.c.category,
-            date,
-            new.c.fingerprint,
-        ).order_by(new.c.id)  # versions and events in listing order, as the items
-        columns = [*("item_id", "run_id", "recorded_at"), *EDITORIAL_COPY, "fingerprint"]
-        connection.execute(sa.insert(ItemVersion).from_select(columns, version))
-        if not context.announce:
-            return
-        event = sa.select(
-            sa.literal(context.source_id),
-            new.c.id,
-            sa.literal(context.run_id),
-            sa.literal(str(EventKind.NEW)),
-            sa.literal(context.now, UTCDateTime()),
-        ).order_by(new.c.id)
-        columns = ["source_id", "item_id", "run_id", "kind", "created_at"]
-        connection.execute(sa.insert(Event).from_select(columns, event))
-
-    def _assessed(self, items: list[ExtractedItem], review_state: str) -> dict[str, list[Any]]:
-        """The columns triage fills: relevance, why, and the rule that dismissed an item."""
-        assessments = [self.context.assess(item) for item in items]
-        rules = [assessment.suppressed_by for assessment in assessments]
-        return {
-            "relevance": [assessment.relevance for assessment in assessments],
-            "matched_terms": [list(assessment.terms) for assessment in assessments],
-            "suppressed_by_id": rules,
-            "review_state": ["dismissed" if rule else review_state for rule in rules],
-            "reviewed_at": [self.context.now if rule else None for rule in rules],
-        }
 
     def _update(self, row: Item, item: ExtractedItem) -> None:
         for name, value in item_fields(item).items():

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from storage.bulk import insert_rows
 from storage.models import Item, Source
-from storage.record import table_of
+from storage.new_items import table_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -468,7 +468,7 @@ def test_a_failure_while_recording_keeps_the_previous_state(
     real_insert = storage.record.insert_rows
 
     def insert_then_fail(*args: Any, **kwargs: Any) -> None:
-        # The new items' rows are written, then writing their versions fails.
+        # The run's rows are written, then writing its events fails.
         nonlocal calls
         calls += 1
         if calls > 1:
