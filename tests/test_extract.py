@@ -16,7 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from radar.config import load_config
-from radar.fixture_server import CONTENT_TYPES, SIDECAR
+from radar.fixture_replies import CONTENT_TYPES, SIDECAR
 from scraper.adapters.html import HtmlSpec
 from scraper.decode import decode_body
 from scraper.extract import ListingPage, extract_listing, node_text, validate_selector
