@@ -8,7 +8,9 @@ Every run rewrites last_seen on every item it saw. In a full page PostgreSQL mus
 new row version elsewhere and add it to all five of the table's indexes; with room left in
 the page the update is "heap only" (HOT) and touches no index. Measured with
 `python -m bench.store_job store --items 100000 --db postgresql`: the second run went from
-2.30 to 1.79 s. SQLite rewrites rows in place and has no such setting.
+2.30 to 1.79 s. SQLite rewrites rows in place and has no such setting. Pages already
+written keep their fill; pages written from now on get the room (VACUUM FULL would rewrite
+the rest, but holds an exclusive lock, so it is left to the operator).
 """
 
 from __future__ import annotations
