@@ -12,11 +12,20 @@ from __future__ import annotations
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-    import sqlalchemy as sa
     from sqlalchemy.engine import Connection
+    from sqlmodel import SQLModel
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The model's Core table, for inserts that skip the ORM's per-row bookkeeping."""
+    table = sa.inspect(model).local_table
+    assert isinstance(table, sa.Table)
+    return table
 
 
 def _processed(column: sa.Column[Any], dialect: sa.Dialect, values: Iterable[Any]) -> list[Any]:

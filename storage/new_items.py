@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from radar.errors import StorageError
-from storage.bulk import insert_batches
+from storage.bulk import insert_batches, table_of
 from storage.models import Event, EventKind, Item, ItemVersion, UTCDateTime
 from storage.repository import date_text, digest, item_columns
 
@@ -53,13 +53,6 @@ class RunContext:
     now: dt.datetime
     announce: bool
     assess: Callable[[ExtractedItem], Assessment] = _unassessed
-
-
-def table_of(model: type[Item | ItemVersion | Event]) -> sa.Table:
-    """The model's Core table: a Core executemany skips the ORM's per-row bookkeeping."""
-    table = sa.inspect(model).local_table
-    assert isinstance(table, sa.Table)
-    return table
 
 
 def column_defaults(model: type[Item | ItemVersion | Event]) -> dict[str, Any]:

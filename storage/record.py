@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from storage.bulk import insert_rows
+from storage.bulk import insert_rows, table_of
 from storage.models import Event, EventKind, Item, ItemVersion
-from storage.new_items import insert_new, table_of
+from storage.new_items import insert_new
 from storage.repository import field_changes, item_fields, stored_editorial
 
 if TYPE_CHECKING:

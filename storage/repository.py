@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from scraper.crawl import PageMemo as CrawlMemo
 from scraper.response import Validators
+from storage.bulk import insert_rows, table_of
 from storage.models import (
     SUCCESSFUL_RUNS,
     Item,
@@ -120,7 +121,11 @@ def items_by_key(session: Session, source_id: int) -> dict[str, StoredItem]:
 
 
 def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
-    rows = session.exec(select(PageMemo).where(PageMemo.source_id == source_id))
+    # Column rows, not ORM objects: a listing of 1,000 pages has 1,000 memos, every run.
+    columns = ("url", "etag", "last_modified", "item_keys", "next_url", "item_stamps")
+    statement = sa.select(*(col(getattr(PageMemo, name)) for name in columns)).where(
+        col(PageMemo.source_id) == source_id
+    )
     return {
         row.url: CrawlMemo(
             url=row.url,
@@ -129,7 +134,7 @@ def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
             next_url=row.next_url,
             item_stamps=dict(row.item_stamps or {}),
         )
-        for row in rows
+        for row in session.execute(statement)
     }
 
 
@@ -152,20 +157,19 @@ def save_memos(
     if not prune:
         stale = stale.where(col(PageMemo.url_hash).in_(hashes))
     session.execute(stale)
-    session.add_all(
-        PageMemo(
-            source_id=source_id,
-            url=memo.url,
-            url_hash=url_hash,
-            etag=_fits(memo.validators.etag, MAX_ETAG),
-            last_modified=_fits(memo.validators.last_modified, MAX_LAST_MODIFIED),
-            item_keys=list(memo.item_keys),
-            item_stamps=dict(memo.item_stamps),
-            next_url=memo.next_url,
-            updated_at=now,
-        )
-        for memo, url_hash in zip(memos, hashes, strict=True)
-    )
+    columns: dict[str, list[Any]] = {
+        "url": [memo.url for memo in memos],
+        "url_hash": hashes,
+        "etag": [_fits(memo.validators.etag, MAX_ETAG) for memo in memos],
+        "last_modified": [
+            _fits(memo.validators.last_modified, MAX_LAST_MODIFIED) for memo in memos
+        ],
+        "item_keys": [list(memo.item_keys) for memo in memos],
+        "item_stamps": [dict(memo.item_stamps) for memo in memos],
+        "next_url": [memo.next_url for memo in memos],
+    }
+    same = {"source_id": source_id, "updated_at": now}
+    insert_rows(session.connection(), table_of(PageMemo), columns, same=same)
 
 
 def item_columns(items: Sequence[ExtractedItem]) -> dict[str, list[Any]]:

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session, col, select
 
-from storage.bulk import insert_rows
+from storage.bulk import insert_rows, table_of
 from storage.models import Item, Source
-from storage.new_items import table_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
