@@ -7,6 +7,7 @@ never needs them (`pip install 'inspiration-radar[distributed]'`).
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -23,12 +24,23 @@ from radar.distributed.settings import BROKER_URL_ENV, REDIS_URL_ENV, secret_url
 from radar.errors import ConfigError, RadarError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from radar.config import RadarConfig
 
 POOLS = ("prefork", "threads", "solo")
 EXTRA_HINT = "the scale-out mode needs the 'distributed' extra: pip install '.[distributed]'"
+
+
+@contextmanager
+def distributed_extra() -> Iterator[None]:
+    """Import Celery's side inside this block; without the extra, exit 2 saying how to get it."""
+    try:
+        yield
+    except ImportError as exc:
+        click.echo(f"radar: {EXTRA_HINT} ({exc})", err=True)
+        sys.exit(EXIT_CONFIG)
 
 
 def secrets_or_exit(*variables: str) -> list[str]:
@@ -72,11 +84,8 @@ def worker(
     """
     config = load_or_exit(config_path)
     broker_url, redis_url = secrets_or_exit(BROKER_URL_ENV, REDIS_URL_ENV)
-    try:
+    with distributed_extra():
         from radar.distributed.worker import WorkerContext, WorkerOptions, start_worker
-    except ImportError as exc:
-        click.echo(f"radar: {EXTRA_HINT} ({exc})", err=True)
-        sys.exit(EXIT_CONFIG)
     from storage.db import database_url, open_database
 
     url = database_url()
@@ -102,11 +111,8 @@ def schedule_dispatch(config_path: Path, config: RadarConfig, *, metrics_port: i
         click.echo("radar: --metrics-port: with --dispatch the runs are on the workers", err=True)
         sys.exit(EXIT_CONFIG)
     [broker_url] = secrets_or_exit(BROKER_URL_ENV)
-    try:
+    with distributed_extra():
         from radar.distributed.dispatch import run_dispatch_daemon
-    except ImportError as exc:
-        click.echo(f"radar: {EXTRA_HINT} ({exc})", err=True)
-        sys.exit(EXIT_CONFIG)
     from storage.db import open_database
 
     engine = open_database()
