@@ -16,7 +16,7 @@ from sqlmodel import Session, col
 from radar.errors import StorageError
 from storage.bulk import insert_batches, table_of
 from storage.models import Event, EventKind, Item, ItemVersion, UTCDateTime
-from storage.repository import date_text, digest, item_columns
+from storage.repository import digest, item_columns, sql_date_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
 # New items assessed (relevance, suppression) and handed to the database at a time.
 ASSESS_BATCH = 5000
-# The editorial columns of a version, in the order copy_first_versions selects them.
-EDITORIAL_COPY = ("title", "summary", "category", "date")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,27 +124,33 @@ def copy_first_versions(session: Session, context: RunContext, *, last_id: int, 
     found = connection.execute(sa.select(sa.func.count()).select_from(new)).scalar_one()
     if found != count:
         raise StorageError(f"found {found} rows past id {last_id} for {count} new items")
-    date = date_text(new.c.date_value, new.c.date_precision, connection.dialect)
+    date = sql_date_text(new.c.date_value, new.c.date_precision, connection.dialect)
+    # Each selected column is labelled with the column it fills: the INSERT's column list is
+    # read off the SELECT, so the two cannot fall out of order.
     version = sa.select(
-        new.c.id,
-        sa.literal(context.run_id),
-        sa.literal(context.now, UTCDateTime()),
+        new.c.id.label("item_id"),
+        sa.literal(context.run_id).label("run_id"),
+        sa.literal(context.now, UTCDateTime()).label("recorded_at"),
         new.c.title,
         new.c.summary,
         new.c.category,
-        date,
+        date.label("date"),
         new.c.fingerprint,
     ).order_by(new.c.id)  # versions and events in listing order, as the items
-    columns = [*("item_id", "run_id", "recorded_at"), *EDITORIAL_COPY, "fingerprint"]
-    connection.execute(sa.insert(ItemVersion).from_select(columns, version))
+    connection.execute(_copy_into(ItemVersion, version))
     if not context.announce:
         return
     event = sa.select(
-        sa.literal(context.source_id),
-        new.c.id,
-        sa.literal(context.run_id),
-        sa.literal(str(EventKind.NEW)),
-        sa.literal(context.now, UTCDateTime()),
+        sa.literal(context.source_id).label("source_id"),
+        new.c.id.label("item_id"),
+        sa.literal(context.run_id).label("run_id"),
+        sa.literal(str(EventKind.NEW)).label("kind"),
+        sa.literal(context.now, UTCDateTime()).label("created_at"),
     ).order_by(new.c.id)
-    columns = ["source_id", "item_id", "run_id", "kind", "created_at"]
-    connection.execute(sa.insert(Event).from_select(columns, event))
+    connection.execute(_copy_into(Event, event))
+
+
+def _copy_into(model: type[ItemVersion | Event], rows: sa.Select[Any]) -> sa.Insert:
+    """INSERT … SELECT `rows` into `model`'s table, column for labelled column."""
+    names = [column.name for column in rows.selected_columns]
+    return sa.insert(model).from_select(names, rows)

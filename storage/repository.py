@@ -220,7 +220,7 @@ _DATE_FORMATS = {
 }
 
 
-def date_text(
+def sql_date_text(
     value: sa.ColumnElement[Any], precision: sa.ColumnElement[Any], dialect: sa.Dialect
 ) -> sa.ColumnElement[Any]:
     """SQL giving the stored date's text as stored_editorial gives it, for copies made by
