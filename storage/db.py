@@ -89,14 +89,61 @@ def migrate(engine: Engine) -> None:
     # read its scripts, so it is loaded only when there is something to do.
     if at_schema_revision(engine):
         return
-    from alembic import command
-
     try:
         # Processes starting together on a new database (workers, cron jobs) take turns.
         with schema_lock(engine):
-            command.upgrade(alembic_config(engine), "head")
+            if at_schema_revision(engine):
+                return  # another process brought it up to date while we waited
+            if _holds_our_tables(engine):
+                upgrade_with_alembic(engine)
+            else:
+                create_schema(engine)
     except sa.exc.SQLAlchemyError as exc:
         raise StorageError(f"cannot migrate {display_url(str(engine.url))}: {exc}") from exc
+
+
+def upgrade_with_alembic(engine: Engine) -> None:
+    """Run the migrations from the database's revision (none: an empty one) to the newest."""
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), "head")
+
+
+# Alembic's own bookkeeping table, as Alembic creates it.
+_ALEMBIC_VERSION = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+def _holds_our_tables(engine: Engine) -> bool:
+    """Whether any table of ours (or Alembic's) is there: a shared PostgreSQL database may
+    hold other applications' tables, which are not ours to judge."""
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401  (the tables register on SQLModel.metadata)
+
+    ours = {*SQLModel.metadata.tables, _ALEMBIC_VERSION.name}
+    return bool(ours & set(sa.inspect(engine).get_table_names()))
+
+
+def create_schema(engine: Engine) -> None:
+    """A new database: the newest schema straight from the models, stamped SCHEMA_REVISION.
+
+    Alembic's recipe for new databases ("create_all, then stamp head"): one transaction
+    instead of replaying every migration, ~0.2 s and several MB less on a first run. A test
+    holds the result equal, table by table, to the one the migrations build.
+    """
+    from sqlmodel import SQLModel
+
+    import storage.models  # noqa: F401
+
+    with engine.begin() as connection:
+        SQLModel.metadata.create_all(connection)
+        _ALEMBIC_VERSION.create(connection)
+        connection.execute(_ALEMBIC_VERSION.insert().values(version_num=SCHEMA_REVISION))
 
 
 def open_database(url: str | None = None) -> Engine:

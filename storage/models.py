@@ -1,7 +1,8 @@
 """The stored tables. They hold only what is stored; behaviour lives elsewhere.
 
 Source ─< Run ─< Event >─ Item ─< ItemVersion;  Source ─< PageMemo.
-Alembic owns the schema (storage/migrations); a test checks the two never drift apart.
+Alembic owns changes to the schema (storage/migrations); a new database is created from these
+models and stamped with the newest revision. Tests hold the two to the same schema.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+
+def _server_default(value: str) -> dict[str, Any]:
+    """The database-side default a migration gave a column it added to existing rows."""
+    return {"server_default": sa.text(f"'{value}'")}
 
 
 def utcnow() -> dt.datetime:
@@ -73,8 +79,10 @@ class Source(SQLModel, table=True):
     kind: str = Field(max_length=32)
     url: str = Field(sa_type=sa.Text)
     created_at: dt.datetime = _when(default_factory=utcnow)
-    health: str = Field(default="ok", max_length=16)
-    failures: int = Field(default=0, description="bad runs in a row")
+    health: str = Field(default="ok", max_length=16, sa_column_kwargs=_server_default("ok"))
+    failures: int = Field(
+        default=0, description="bad runs in a row", sa_column_kwargs=_server_default("0")
+    )
     health_since: dt.datetime | None = _when(default=None, nullable=True)
 
 
@@ -101,7 +109,16 @@ class Run(SQLModel, table=True):
 
 
 class Item(SQLModel, table=True):
-    __table_args__ = (sa.UniqueConstraint("source_id", "key_hash", name="uq_item_source_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "key_hash", name="uq_item_source_key"),
+        # Named, as migration 0004 added them: later migrations find them by name.
+        sa.ForeignKeyConstraint(["duplicate_of_id"], ["item.id"], name="fk_item_duplicate_of"),
+        sa.ForeignKeyConstraint(
+            ["suppressed_by_id"], ["suppression_rule.id"], name="fk_item_suppressed_by"
+        ),
+        # Room in each page for the per-run last_seen update (migration 0006 says why).
+        {"postgresql_with": {"fillfactor": 60}},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True)
@@ -114,7 +131,9 @@ class Item(SQLModel, table=True):
     date_value: dt.date | None = None
     date_precision: str | None = Field(default=None, max_length=8)
     language: str | None = Field(default=None, max_length=8)
-    links: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    links: list[str] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs=_server_default("[]")
+    )
     fingerprint: str = Field(max_length=64)
     announced: bool = Field(default=False, description="False for items of the silent baseline")
     first_seen: dt.datetime = _when(default_factory=utcnow)
@@ -122,14 +141,18 @@ class Item(SQLModel, table=True):
     updated_at: dt.datetime = _when(default_factory=utcnow)
     removed_at: dt.datetime | None = _when(default=None, nullable=True)
     # What editors made of it (radar review): new, accepted, dismissed or duplicate.
-    review_state: str = Field(default="new", max_length=16, index=True)
-    duplicate_of_id: int | None = Field(default=None, foreign_key="item.id")
+    review_state: str = Field(
+        default="new", max_length=16, index=True, sa_column_kwargs=_server_default("new")
+    )
+    duplicate_of_id: int | None = None
     reviewed_at: dt.datetime | None = _when(default=None, nullable=True)
     reviewed_by: str | None = Field(default=None, max_length=64, description="editor's username")
-    suppressed_by_id: int | None = Field(default=None, foreign_key="suppression_rule.id")
+    suppressed_by_id: int | None = None
     # How well it matches the relevance profiles, and which terms matched (so editors see why).
-    relevance: float = 0.0
-    matched_terms: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    relevance: float = Field(default=0.0, sa_column_kwargs=_server_default("0"))
+    matched_terms: list[str] = Field(
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs=_server_default("[]")
+    )
 
 
 class ItemVersion(SQLModel, table=True):
@@ -173,7 +196,9 @@ class PageMemo(SQLModel, table=True):
     etag: str | None = Field(default=None, max_length=500)
     last_modified: str | None = Field(default=None, max_length=100)
     item_keys: list[str] = Field(default_factory=list, sa_type=sa.JSON)
-    item_stamps: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
+    item_stamps: dict[str, str] = Field(
+        default_factory=dict, sa_type=sa.JSON, sa_column_kwargs=_server_default("{}")
+    )
     next_url: str | None = Field(default=None, sa_type=sa.Text)
     updated_at: dt.datetime = _when(default_factory=utcnow)
 

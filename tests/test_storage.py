@@ -24,7 +24,13 @@ from sqlmodel import Session, SQLModel, col, select
 import storage.record
 from radar.items import PartialDate, Precision
 from radar.pipeline import start_run
-from storage.db import SCHEMA_REVISION, alembic_config, at_schema_revision, migrate
+from storage.db import (
+    SCHEMA_REVISION,
+    alembic_config,
+    at_schema_revision,
+    migrate,
+    upgrade_with_alembic,
+)
 from storage.models import (
     Event,
     EventKind,
@@ -39,6 +45,8 @@ from storage.repository import load_memos
 from tests.db_fixtures import SOURCE_URL, html_spec, make_item, memo, record
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.engine import Engine
 
     from scraper.spec import SourceSpec
@@ -153,6 +161,88 @@ def test_an_up_to_date_database_opens_without_loading_alembic(engine: Engine) ->
     assert opened.stdout.strip() == "[]"
 
 
+def schema_of(engine: Engine) -> dict[str, Any]:
+    """Everything the database says of each table: columns, keys, indexes, constraints and,
+    on PostgreSQL, storage parameters (the fillfactor of migration 0006)."""
+    inspector = sa.inspect(engine)
+    tables: dict[str, Any] = {}
+    for name in sorted(inspector.get_table_names()):
+        tables[name] = {
+            # Sorted: migrations add columns at the end, the models keep related ones
+            # together, and nothing reads columns by position.
+            "columns": sorted(
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(name)
+            ),
+            "primary key": inspector.get_pk_constraint(name),
+            # Names too: a later migration drops or alters a constraint by its name.
+            "foreign keys": sorted(
+                (
+                    fk["name"] or "",
+                    *fk["constrained_columns"],
+                    fk["referred_table"],
+                    str(fk["options"]),
+                )
+                for fk in inspector.get_foreign_keys(name)
+            ),
+            "indexes": sorted(
+                (ix["name"], tuple(ix["column_names"]), ix["unique"])
+                for ix in inspector.get_indexes(name)
+            ),
+            "unique": sorted(
+                (uc["name"], tuple(uc["column_names"]))
+                for uc in inspector.get_unique_constraints(name)
+            ),
+            "checks": sorted(str(ck["sqltext"]) for ck in inspector.get_check_constraints(name)),
+        }
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            options = connection.execute(
+                sa.text(
+                    "SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' "
+                    "AND relnamespace = 'public'::regnamespace ORDER BY relname"
+                )
+            ).all()
+        tables["storage parameters"] = [tuple(row) for row in options]
+    return tables
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(engine: Engine) -> None:
+    # The fixture's database was new: migrate() created it from the models, unmigrated.
+    created = schema_of(engine)
+    assert at_schema_revision(engine)
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE alembic_version"))
+    assert sa.inspect(engine).get_table_names() == []
+    upgrade_with_alembic(engine)
+    assert schema_of(engine) == created
+
+
+def test_a_new_database_is_created_without_loading_alembic(tmp_path: Path) -> None:
+    code = (
+        "import sys; from storage.db import open_database, at_schema_revision; "
+        "engine = open_database(sys.argv[1]); assert at_schema_revision(engine); "
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))"
+    )
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    opened = subprocess.run(
+        [sys.executable, "-c", code, url], capture_output=True, text=True, check=True
+    )
+    assert opened.stdout.strip() == "[]"
+
+
+def test_other_applications_tables_do_not_stop_a_new_schema(engine: Engine) -> None:
+    # A shared PostgreSQL database may hold tables that are not ours: ours are still created.
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE alembic_version"))
+        connection.execute(sa.text("CREATE TABLE someone_else (id INTEGER PRIMARY KEY)"))
+    migrate(engine)
+    assert at_schema_revision(engine)
+    assert set(sa.inspect(engine).get_table_names()) >= {*TABLES, "someone_else"}
+
+
 def test_an_older_database_is_still_migrated(engine: Engine) -> None:
     command.downgrade(alembic_config(engine), "0005")
     assert not at_schema_revision(engine)
@@ -160,10 +250,14 @@ def test_an_older_database_is_still_migrated(engine: Engine) -> None:
     assert at_schema_revision(engine)
 
 
+@pytest.mark.parametrize("start", ["migrated down to base", "nothing at all"])
 def test_processes_starting_together_on_a_new_database_migrate_it_in_turn(
-    engine: Engine,
+    engine: Engine, start: str
 ) -> None:
     command.downgrade(alembic_config(engine), "base")  # an empty database, as on day one
+    if start == "nothing at all":
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE alembic_version"))
     url = engine.url.render_as_string(hide_password=False)
     code = (
         "import sys; from storage.db import make_engine, migrate; migrate(make_engine(sys.argv[1]))"
