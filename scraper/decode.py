@@ -94,6 +94,8 @@ def decode_body(body: bytes, content_type: str | None) -> str:
 
 
 _BINARY_SCAN_BYTES = 2048
+# C0 controls other than tab, newline, vertical tab, form feed and carriage return.
+_CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 
 
 def looks_binary(body: bytes) -> bool:
@@ -105,5 +107,6 @@ def looks_binary(body: bytes) -> bool:
     head = body[:_BINARY_SCAN_BYTES]
     if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
-    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    # translate() drops them in C: a byte-by-byte loop cost ~50 µs a page.
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return controls / len(head) > 0.05

@@ -9,8 +9,10 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from scraper.decode import choose_encoding, decode_body, header_charset, meta_charset
+from scraper.decode import choose_encoding, decode_body, header_charset, looks_binary, meta_charset
 
 PHRASE = "Æblegrød på ø, Malmö och Göteborg"
 EXTRAS = "Pris – 5 € – ’citat’"  # 0x96, 0x80, 0x92 in windows-1252; C1 controls in latin-1
@@ -179,3 +181,31 @@ def test_meta_utf16_without_bom_means_utf8() -> None:
     body = page('<meta charset="utf-16">', encoding="utf-8")
     assert choose_encoding(body, "text/html") == ("utf-8", 0)
     assert_readable(decode_body(body, "text/html"))
+
+
+# --- binary bodies --------------------------------------------------------------------------
+
+
+def _controls_by_loop(body: bytes) -> bool:
+    """looks_binary as first written, byte by byte: the oracle for the translate() form."""
+    head = body[:2048]
+    if not head or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    return sum(1 for byte in head if byte < 9 or 13 < byte < 32) / len(head) > 0.05
+
+
+@given(
+    st.lists(
+        st.one_of(st.binary(max_size=64), st.sampled_from([b"<p>tekst</p>", b"\t\n\r\x0b\x0c"])),
+        max_size=80,
+    ).map(b"".join)
+)
+def test_looks_binary_counts_control_bytes_as_the_loop_did(body: bytes) -> None:
+    assert looks_binary(body) == _controls_by_loop(body)
+
+
+def test_looks_binary_on_real_and_binary_bodies() -> None:
+    assert not looks_binary(b"<!doctype html><p>Borgerinddragelse\tog samskabelse</p>")
+    assert looks_binary(bytes(range(256)) * 8)
+    assert not looks_binary(codecs.BOM_UTF16_LE + "<p>tekst</p>".encode("utf-16-le"))
+    assert not looks_binary(b"")
