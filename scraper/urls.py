@@ -7,6 +7,7 @@ collapse to one string, or editors would see the same item announced twice.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from typing import TYPE_CHECKING
@@ -37,6 +38,9 @@ def absolute_url(base: str, href: str | None) -> str | None:
     href = _C0_CONTROLS.sub("", href.strip())
     if not href or href.startswith("#"):
         return None
+    if _PLAIN_ROOT_PATH.fullmatch(href) and "/." not in href and (origin := _origin(base)):
+        joined = origin + href  # what urljoin gives, without parsing either side again
+        return joined if len(joined) <= MAX_URL_LENGTH else None
     try:
         parts = urlsplit(urljoin(base, href))
         hostname, _ = _host_and_port(parts)  # raises ValueError for a bad port
@@ -55,6 +59,27 @@ def absolute_url(base: str, href: str | None) -> str | None:
         return None  # a lone surrogate (JSON can carry one) has no UTF-8 form
     joined = urlunsplit((parts.scheme, parts.netloc, path, query, parts.fragment))
     return joined if len(joined) <= MAX_URL_LENGTH else None
+
+
+# Most links on a listing: a path from the root with nothing to quote and no query,
+# fragment or dot segment ("/." sends the link the long way). Resolved, it is the page's
+# scheme and host in front of it.
+# No ";" either: urljoin reads it as the start of path parameters, and drops empty ones.
+_PLAIN_ROOT_PATH = re.compile(r"/[A-Za-z0-9_.~!$&'()*+,=:@%-][A-Za-z0-9_.~!$&'()*+,=:@%/-]*|/")
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(base: str) -> str | None:
+    """The "scheme://netloc" in front of root paths resolved against `base`, or None when
+    the long way must decide. Cached: every link on a page shares its base."""
+    try:
+        parts = urlsplit(base)
+        hostname, _ = _host_and_port(parts)
+    except ValueError:
+        return None
+    if parts.scheme not in FOLLOWABLE_SCHEMES or not hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # Browsers drop tabs, newlines and other C0 controls inside an href; so do we.

@@ -537,6 +537,19 @@ _BASES = st.one_of(
 @example(PAGE, "//h:65535/x")
 @example(PAGE, "//h:65536/x")
 @example(PAGE, "//u@h:0080/x")
+# The root-path fast path: its edges, and bases it must leave to the long way.
+@example(PAGE, "/")
+@example(PAGE, "/a//b")
+@example(PAGE, "/a/.")
+@example(PAGE, "/a/../b")
+@example(PAGE, "/%2e%2e/x")
+@example(PAGE, "/a:b;c@d")
+@example(PAGE, "/;")
+@example("HTTP://User:pw@H:80/x?q#f", "/a")
+@example("http://h:99999/x", "/a")
+@example("http:///x", "/a")
+@example(" \thttp://h/x", "/a")
+@example("mailto:x@h", "/a")
 def test_absolute_url_matches_reference(base: str, href: str | None) -> None:
     expected = _outcome(reference_absolute_url, base, href)
     if isinstance(expected, tuple) and expected[0] is UnicodeEncodeError:
