@@ -145,12 +145,23 @@ def _canonical_query(query: str) -> str:
     return urlencode(sorted((k, v) for k, v in pairs if not _is_tracking(k)))
 
 
+# A URL already in identity form but perhaps for its port and a trailing slash: lower-case
+# scheme and host, a path with nothing to quote or unescape, no query or fragment.
+_NEARLY_CANONICAL = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?(/[A-Za-z0-9_.~!$&'()*+,;=:@/-]*)?"
+)
+MAX_PORT = 65535
+
+
 def canonical_url(url: str) -> str:
     """The identity form of a URL: same page, same string.
 
     Lower-case scheme and host, no default port, no fragment, no tracking parameters,
     remaining parameters sorted, and no trailing slash (except for the root path).
     """
+    nearly = _NEARLY_CANONICAL.fullmatch(url)
+    if nearly and int(nearly.group(3) or 0) <= MAX_PORT:  # a bad port: the long way raises
+        return _finish_canonical(url, *nearly.groups())
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     hostname, port = _host_and_port(parts)
@@ -162,6 +173,18 @@ def canonical_url(url: str) -> str:
     if len(path) > 1:
         path = path.rstrip("/") or "/"
     return urlunsplit((scheme, netloc, path, _canonical_query(parts.query), ""))
+
+
+def _finish_canonical(url: str, scheme: str, host: str, port: str | None, path: str | None) -> str:
+    """canonical_url of a URL _NEARLY_CANONICAL matched: only the port and the trailing slash
+    may need a change. Returns `url` itself when nothing does, so the key and the URL of an
+    item share one string."""
+    if port is not None:
+        number = int(port)
+        host = host if DEFAULT_PORTS[scheme] == number else f"{host}:{number}"
+    path = (path or "/").rstrip("/") or "/"
+    canonical = f"{scheme}://{host}{path}"
+    return url if canonical == url else canonical
 
 
 def host_of(url: str) -> str:

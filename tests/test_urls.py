@@ -568,6 +568,17 @@ def test_a_link_with_a_lone_surrogate_is_dropped_not_raised(href: str) -> None:
 @example("https://h:65536/a<b?")
 @example("HTTP://H.:0080/a%7e%2f%zz?utm_source=x&b=1&a")
 @example("http://[::1]:abc/")
+# The nearly-canonical fast path: ports, slashes, and what it must leave to the long way.
+@example("http://h:80")
+@example("https://h:0443/a/")
+@example("http://h:0/")
+@example("http://h:8080//")
+@example("http://127.0.0.1:48651/item/i1.html")
+@example("http://h:65536/")
+@example("http://h./a")
+@example("http://h/a;b=c/")
+@example("http://h/%7e")
+@example("http://h/a?")
 def test_canonical_url_matches_reference(url: str) -> None:
     assert _outcome(canonical_url, url) == _outcome(reference_canonical_url, url)
 
