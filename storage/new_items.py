@@ -70,16 +70,15 @@ def insert_new(
     if not items:
         return
     defaults = column_defaults(Item)
-    columns = {"key": [item.key for item in items]} | item_columns(items)
-    columns["key_hash"] = [digest(key) for key in columns["key"]]
 
     def batches() -> Iterator[dict[str, list[Any]]]:
-        # Assessed a batch at a time, as the database takes the rows: a large run never
-        # holds every row converted at once.
+        # Shaped and assessed a batch at a time, as the database takes the rows: a large
+        # run never holds every row converted at once (hashes, fingerprints, JSON).
         for start in range(0, len(items), ASSESS_BATCH):
-            part = slice(start, start + ASSESS_BATCH)
-            batch = {name: values[part] for name, values in columns.items()}
-            yield batch | _assessed(items[part], context, defaults["review_state"])
+            part = items[start : start + ASSESS_BATCH]
+            keys = [item.key for item in part]
+            columns = {"key": keys, "key_hash": [digest(key) for key in keys]}
+            yield columns | item_columns(part) | _assessed(part, context, defaults["review_state"])
 
     same: dict[str, Any] = {
         "source_id": context.source_id,
@@ -89,8 +88,9 @@ def insert_new(
         "updated_at": context.now,
     }
     assessed = ("relevance", "matched_terms", "suppressed_by_id", "review_state", "reviewed_at")
+    shaped = ("key", "key_hash", *item_columns([]))  # the batches' columns
     same |= {
-        name: value for name, value in defaults.items() if name not in {*columns, *same, *assessed}
+        name: value for name, value in defaults.items() if name not in {*shaped, *same, *assessed}
     }
     insert_batches(session.connection(), table_of(Item), batches(), same=same)
     copy_first_versions(session, context, last_id=last_id, count=len(items))
