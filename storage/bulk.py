@@ -9,13 +9,14 @@ but once per column, and the rows reach the driver as plain tuples: COPY on Post
 
 from __future__ import annotations
 
+import json
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from sqlalchemy.engine import Connection
     from sqlmodel import SQLModel
@@ -32,7 +33,26 @@ def _processed(column: sa.Column[Any], dialect: sa.Dialect, values: Iterable[Any
     """`values` as SQLAlchemy would bind them to `column` (a JSON column's text, a
     datetime's UTC form, SQLite's text dates and 0/1 booleans)."""
     process = column.type._cached_bind_processor(dialect)
-    return list(values) if process is None else [process(value) for value in values]
+    if process is None:
+        return list(values)
+    if isinstance(column.type, sa.JSON):
+        return [_json_text(value, process) for value in values]
+    return [process(value) for value in values]
+
+
+def _json_text(value: Any, process: Callable[[Any], Any]) -> Any:
+    """A list or dict as the JSON text SQLAlchemy's serializer (json.dumps) makes of it.
+
+    Text is what both databases store: on PostgreSQL, COPY parses it, where SQLAlchemy's own
+    processor wraps each value for psycopg to serialize again. Anything else (None, which
+    SQLAlchemy stores as JSON null) goes through SQLAlchemy's processor.
+    """
+    if type(value) is list or type(value) is dict:
+        return json.dumps(value) if value else _EMPTY_JSON[type(value)]
+    return process(value)
+
+
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
 
 
 def _target(connection: Connection, table: sa.Table, names: list[str]) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.bulk import insert_rows, table_of
@@ -96,3 +97,38 @@ def test_nothing_to_insert_is_no_statement(engine: Engine) -> None:
 def test_columns_of_unequal_length_are_refused(engine: Engine) -> None:
     with Session(engine) as session, pytest.raises(ValueError, match="unequal length"):
         insert_rows(session.connection(), table_of(Item), {"key": ["a", "b"], "title": ["a"]})
+
+
+def test_json_is_stored_as_the_same_text_the_orm_stores(engine: Engine) -> None:
+    # The diff compares stored links as JSON text: a bulk insert must write the very text
+    # an ORM insert writes, or unchanged items would look changed.
+    source_id = _source(engine)
+    values: list[list[str]] = [[], ["https://example.org/a"], ["æ", 'q"uote', "\\", "🗳️"]]
+    with Session(engine) as session:
+        for n, links in enumerate(values):
+            session.add(
+                Item(
+                    source_id=source_id,
+                    key=f"orm{n}",
+                    key_hash=f"orm{n}",
+                    url="https://example.org/",
+                    title="t",
+                    fingerprint="f",
+                    links=links,
+                )
+            )
+        columns: dict[str, list[Any]] = {
+            "key": [f"bulk{n}" for n in range(len(values))],
+            "key_hash": [f"bulk{n}" for n in range(len(values))],
+            "links": values,
+        }
+        same = {"source_id": source_id, "url": "https://example.org/", "title": "t"}
+        same |= {"fingerprint": "f", "announced": False, "relevance": 0.0, "review_state": "new"}
+        same |= {"first_seen": WHEN, "last_seen": WHEN, "updated_at": WHEN}
+        insert_rows(session.connection(), table_of(Item), columns, same=same)
+        session.commit()
+        text = sa.cast(col(Item.links), sa.Text)
+        stored = {key: value for key, value in session.execute(sa.select(col(Item.key), text))}
+    for n in range(len(values)):
+        assert stored[f"bulk{n}"] == stored[f"orm{n}"]
+    assert stored["bulk0"] == "[]"
