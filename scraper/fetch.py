@@ -1,4 +1,5 @@
-"""Fetching pages politely. Every httpx call in the project lives in this module.
+"""Fetching pages politely. Every httpx call in the project lives in this module and in
+scraper.transport (how the bytes move).
 
 One `Fetcher` per process run: it holds the HTTP client, the per-host limiter and the
 robots.txt cache. `fetch` obeys robots.txt, waits its turn for the host, sends conditional
@@ -9,16 +10,11 @@ translates httpx's exceptions into ours.
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib.util
-import select
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import httpcore
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
@@ -27,22 +23,15 @@ from radar.errors import DisallowedByRobots, PermanentFetchError, TransientFetch
 from scraper.politeness import HostLimiter, Limiter
 from scraper.response import FetchResult, Validators, parse_retry_after
 from scraper.robots import MAX_ROBOTS_BYTES, RobotsAnswer, RobotsCache
+from scraper.transport import LoopbackTransport, pooled_transport
 from scraper.urls import absolute_url, host_of, is_allowed
 
 if TYPE_CHECKING:
-    import socket
-    import ssl
     from collections.abc import Awaitable, Mapping
 
     from tenacity import RetryCallState
 
     from scraper.spec import CrawlerSettings
-
-# httpcore tries `import sniffio` each time it makes a lock (several per request); anyio
-# no longer needs sniffio, and a failed import is not cached, so without this every request
-# searched sys.path again (a quarter of the fetch CPU). Mark it absent, once.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Called with (url, status, headers, body) of every answer: `radar snapshot` saves them.
@@ -59,108 +48,6 @@ class _Redirect:
 
 
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """True when an idle pooled socket has data or EOF waiting: the server closed it."""
-    if sock is None or sock.fileno() < 0:
-        return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
-
-
-class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's stream, with the socket looked up once rather than on every pool check."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(*args, **kwargs))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
-
-
-class _Backend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_tcp(*args, **kwargs))
-
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(*args, **kwargs))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context (trust store loaded once) for every Fetcher of the process: building
-    one per Fetcher fragmented the heap of `radar schedule` by ~0.3 MB a run, never returned."""
-    return httpx.create_ssl_context()
-
-
-def _transport() -> httpx.AsyncHTTPTransport:
-    """httpx's transport, with httpcore's idle-connection check made cheap.
-
-    Before each request httpcore asks every pooled connection whether the server closed it;
-    through anyio each answer rebuilt a dict of socket attributes, a quarter of the CPU per
-    page with 16 connections. Only a speed-up: if those internals move, nothing is changed.
-    """
-    transport = httpx.AsyncHTTPTransport(verify=_ssl_context())
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.AsyncNetworkBackend):
-        pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
-    return transport
-
-
-class LoopbackTransport(httpx.AsyncBaseTransport):
-    """Sends requests for mapped hosts to a loopback server, keeping the Host header.
-
-    Like `curl --resolve`: the demo and the tests serve modelled copies of real sites
-    from 127.0.0.1. A host that is not mapped is refused, so nothing leaves the machine.
-    """
-
-    def __init__(self, host_map: Mapping[str, str]) -> None:
-        self._map = {host.lower(): address for host, address in host_map.items()}
-        self._inner = _transport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        address = self._map.get(request.url.host.lower())
-        if address is None:
-            raise httpx.ConnectError(
-                f"{request.url.host} is not served on loopback", request=request
-            )
-        ip, _, port = address.partition(":")
-        target = request.url.copy_with(scheme="http", host=ip, port=int(port))
-        loopback = httpx.Request(
-            request.method,
-            target,
-            headers=request.headers,
-            stream=request.stream,
-            extensions=request.extensions,
-        )
-        return await self._inner.handle_async_request(loopback)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 class Fetcher:
@@ -191,7 +78,7 @@ class Fetcher:
             max=settings.backoff_max,
         )
         self._client = httpx.AsyncClient(
-            transport=LoopbackTransport(host_map) if host_map is not None else _transport(),
+            transport=LoopbackTransport(host_map) if host_map is not None else pooled_transport(),
             headers={"User-Agent": settings.user_agent_header, "Accept": ACCEPT},
             timeout=settings.timeout,
             follow_redirects=False,

@@ -24,9 +24,10 @@ from radar.errors import (
     TransientFetchError,
 )
 from radar.fixture_server import Fault, FixtureServer
-from scraper.fetch import Fetcher, FetchResult, LoopbackTransport, Validators, parse_retry_after
+from scraper.fetch import Fetcher, FetchResult, Validators, parse_retry_after
 from scraper.politeness import HostLimiter
 from scraper.spec import CrawlerSettings
+from scraper.transport import LoopbackTransport
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
