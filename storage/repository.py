@@ -117,7 +117,10 @@ def items_by_key(session: Session, source_id: int) -> dict[str, StoredItem]:
         *(col(getattr(Item, name)) for name in EDITORIAL_COLUMNS),
     ]
     statement = sa.select(*columns).where(col(Item.source_id) == source_id)
-    return {row.key: StoredItem(*row) for row in session.execute(statement)}
+    # On the session's connection, not the session: the ORM's result handling of column
+    # rows cost as much again as the rows themselves (40,000 items: 0.37-0.46 -> 0.21 s).
+    rows = session.connection().execute(statement)
+    return {row.key: StoredItem(*row) for row in rows}
 
 
 def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
@@ -134,7 +137,7 @@ def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
             next_url=row.next_url,
             item_stamps=dict(row.item_stamps or {}),
         )
-        for row in session.execute(statement)
+        for row in session.connection().execute(statement)  # as items_by_key: no ORM
     }
 
 
