@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
 
+import storage.models  # noqa: F401  (the tables register on SQLModel.metadata)
 from radar.errors import StorageError
 from storage.locks import schema_lock
 
@@ -121,10 +123,6 @@ _ALEMBIC_VERSION = sa.Table(
 def _holds_our_tables(engine: Engine) -> bool:
     """Whether any table of ours (or Alembic's) is there: a shared PostgreSQL database may
     hold other applications' tables, which are not ours to judge."""
-    from sqlmodel import SQLModel
-
-    import storage.models  # noqa: F401  (the tables register on SQLModel.metadata)
-
     ours = {*SQLModel.metadata.tables, _ALEMBIC_VERSION.name}
     return bool(ours & set(sa.inspect(engine).get_table_names()))
 
@@ -136,10 +134,6 @@ def create_schema(engine: Engine) -> None:
     instead of replaying every migration, ~0.2 s and several MB less on a first run. A test
     holds the result equal, table by table, to the one the migrations build.
     """
-    from sqlmodel import SQLModel
-
-    import storage.models  # noqa: F401
-
     with engine.begin() as connection:
         SQLModel.metadata.create_all(connection)
         _ALEMBIC_VERSION.create(connection)
