@@ -61,10 +61,10 @@ def absolute_url(base: str, href: str | None) -> str | None:
     return joined if len(joined) <= MAX_URL_LENGTH else None
 
 
-# Most links on a listing: a path from the root with nothing to quote and no query,
-# fragment or dot segment ("/." sends the link the long way). Resolved, it is the page's
+# Most links on a listing: a path from the root with nothing to quote, and no query,
+# fragment, dot segment ("/." sends a link the long way) or ";" (urljoin reads it as the
+# start of path parameters, and drops empty ones). Resolved, such a path is the page's
 # scheme and host in front of it.
-# No ";" either: urljoin reads it as the start of path parameters, and drops empty ones.
 _PLAIN_ROOT_PATH = re.compile(r"/[A-Za-z0-9_.~!$&'()*+,=:@%-][A-Za-z0-9_.~!$&'()*+,=:@%/-]*|/")
 
 
