@@ -21,6 +21,7 @@ from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlmodel import Session, SQLModel, col, select
 
+import storage.new_items
 import storage.record
 from radar.items import PartialDate, Precision
 from radar.pipeline import start_run
@@ -41,7 +42,7 @@ from storage.models import (
     RunStatus,
     Source,
 )
-from storage.repository import load_memos
+from storage.repository import digest, load_memos
 from tests.db_fixtures import SOURCE_URL, html_spec, make_item, memo, record
 
 if TYPE_CHECKING:
@@ -430,6 +431,37 @@ def test_new_items_first_versions_and_events_are_copied_in_listing_order(
         assert version.date == (str(item.date) if item.date else None)
         assert version.fingerprint == item.fingerprint()
     assert stored_events(engine, outcome.run_id) == [("new", key) for key in dated]
+
+
+def test_new_items_in_many_batches_keep_each_row_its_own(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 3: a slip in slicing would give one item another's hash, relevance or
+    # version; every column of every row must still belong to its own item.
+    monkeypatch.setattr(storage.new_items, "ASSESS_BATCH", 3)
+    spec = html_spec()
+    record(engine, spec, [A])
+    # Each topic, and whether the default Danish profile finds it relevant.
+    topics = {"borgerinddragelse": True, "vejarbejde": False, "samskabelse": True}
+    topics |= {"parkering": False, "borgerdialog": True}
+    words = list(topics)
+    items = [
+        make_item(f"n{n}", f"Nr. {n}: {words[n % len(words)]}", links=(f"https://x.dk/{n}",))
+        for n in range(10)
+    ]
+    outcome = record(engine, spec, [A, *items])
+    assert outcome.new == len(items)
+
+    stored = stored_items(engine)
+    for item in items:
+        row = stored[item.key]
+        assert (row.title, row.url, row.links) == (item.title, item.url, list(item.links))
+        assert row.key_hash == digest(item.key)
+        assert row.fingerprint == item.fingerprint()
+        assert (row.relevance > 0) is topics[item.title.split(": ")[1]]
+        [version] = versions_of(engine, item.key)
+        assert (version.title, version.fingerprint) == (item.title, item.fingerprint())
+    assert stored_events(engine, outcome.run_id) == [("new", item.key) for item in items]
 
 
 def test_markup_only_differences_are_not_changes(engine: Engine) -> None:
