@@ -96,7 +96,7 @@ async def _crawl_and_record(
         raise
     for note in crawl.notes:
         log.info("[%s] %s", spec.name, note)
-    if spec.enrich is not None:
+    if spec.enrich is not None and crawl.items:  # pages answered 304 hold nothing to fill
         with Session(engine) as session:
             known = items_by_key(session, ids[0])
         crawl = await enrich(spec, crawl, fetcher=fetcher, known=known)

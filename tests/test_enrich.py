@@ -6,9 +6,11 @@ import json
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+import radar.pipeline
 from radar.fixture_server import Fault, FixtureServer
 from scraper.adapters.html import HtmlSpec
 from storage.models import Event, Item
@@ -88,3 +90,29 @@ async def test_the_budget_foreign_links_and_broken_pages(
     assert fetched == ["/items/a/", "/items/b/"]  # a fails, b is read, c is over budget
     assert summaries == {"Titel a": None, "Titel b": "Om b.", "Titel c": None, "Ude": None}
     assert hosts == {listing_site.host}  # the foreign item's page is never fetched
+
+
+async def test_an_unchanged_listing_reads_no_item_pages_and_no_stored_items(
+    listing_site: ListingSite, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every page answered 304: nothing to fill, so neither item pages nor the stored items
+    # (a large source's whole table) are read for enrich.
+    bare_listing(listing_site, "s1", ["a", "b"])
+    source = spec(listing_site)
+    loads: list[int] = []
+    load = radar.pipeline.items_by_key
+
+    def counted(session: Session, source_id: int) -> Any:
+        loads.append(source_id)
+        return load(session, source_id)
+
+    monkeypatch.setattr(radar.pipeline, "items_by_key", counted)
+    with FixtureServer(listing_site.root, snapshot="s1") as server:
+        await crawl(server, engine, [source])
+        assert len(loads) == 1
+        server.clear_requests()
+        [again] = await crawl(server, engine, [source])
+
+    assert (again.new, again.changed, again.removed) == (0, 0, 0)
+    assert item_pages(server) == [] and len(loads) == 1
+    assert [r.status for r in server.requests if r.path.startswith("/list")] == [304]
