@@ -112,14 +112,21 @@ class ListingSite:
             headers = {"/list/": {"Content-Type": "text/html"}}
             (host_dir / "_headers.json").write_text(json.dumps(headers), encoding="utf-8")
 
-    def page(self, entries: Sequence[Entry], *, next_page: int | None, encoding: str) -> bytes:
+    def page(
+        self,
+        entries: Sequence[Entry],
+        *,
+        next_page: int | None,
+        encoding: str,
+        listing: str = "/list/",
+    ) -> bytes:
         items = "".join(
             f'<li class="item"><h3><a href="/items/{e.slug}/?utm_source=list">'
             f"{html.escape(e.title)}</a></h3><p>{html.escape(e.summary)}</p>"
             f'<time datetime="{e.date}">{e.date}</time></li>'
             for e in entries
         )
-        link = f'<a class="next" href="/list/page/{next_page}/">Næste</a>' if next_page else ""
+        link = f'<a class="next" href="{listing}page/{next_page}/">Næste</a>' if next_page else ""
         text = (
             f'<!doctype html><html><head><meta charset="{encoding}"><title>Liste</title></head>'
             f"<body><ul>{items}</ul>{link}</body></html>"

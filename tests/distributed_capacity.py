@@ -3,9 +3,10 @@
     .venv/bin/python -m tests.distributed_capacity --workers 1 --concurrency 8 --rounds 3
 
 Starts real workers against a fresh PostgreSQL database, RabbitMQ and Redis on this
-machine, dispatches every synthetic source (a loopback site of one listing page each) at
-once, and times each round until every run is finished in the database. Round 1 is the
-baseline, round 2 finds one new item per source, round 3 is answered 304.
+machine, dispatches every synthetic source (a loopback site of one listing page each, or
+`--pages` pages of `--per-page` items padded with `--pad-kb` of other markup) at once, and
+times each round until every run is finished in the database. Round 1 is the baseline,
+round 2 finds one new item per source, round 3 is answered 304.
 """
 
 from __future__ import annotations
@@ -35,11 +36,28 @@ def finished(engine: sa.engine.Engine, ids: set[str]) -> int:
         return int(session.exec(statement).one())
 
 
+def work(engine: sa.engine.Engine, ids: set[str]) -> str:
+    """What the round's runs did, in all: pages fetched, pages answered 304, items found."""
+    with Session(engine) as session:
+        statement = select(
+            func.sum(Run.pages_fetched), func.sum(Run.pages_not_modified), func.sum(Run.items_found)
+        ).where(col(Run.dispatch_id).in_(ids))
+        fetched, not_modified, items = session.exec(statement).one()
+    return f"{fetched} pages fetched, {not_modified} answered 304, {items} items"
+
+
 def measure(args: argparse.Namespace, folder: Path, engine: sa.engine.Engine) -> None:
     from radar.distributed.dispatch import dispatcher_for
 
     namespace = Namespace.fresh()
-    synthetic = Synthetic(folder / "sites", args.sources, args.hosts)
+    synthetic = Synthetic(
+        folder / "sites",
+        args.sources,
+        args.hosts,
+        pages=args.pages,
+        per_page=args.per_page,
+        pad=args.pad_kb * 1024,
+    )
     synthetic.write()
     crawler = {"host_delay": args.delay, "host_concurrency": 2}
     config = write_config(folder / "config.yaml", synthetic.sources(), namespace, crawler=crawler)
@@ -68,7 +86,7 @@ def measure(args: argparse.Namespace, folder: Path, engine: sa.engine.Engine) ->
                 rate = args.sources / seconds * 60
                 print(
                     f"round {round_}: {args.sources} runs in {seconds:.1f} s = {rate:.0f}/min, "
-                    f"{rate / args.workers:.0f}/min per worker",
+                    f"{rate / args.workers:.0f}/min per worker; {work(engine, ids)}",
                     flush=True,
                 )
     finally:
@@ -86,6 +104,9 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per response")
     parser.add_argument("--delay", type=float, default=0.0, help="crawler.host_delay")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pages", type=int, default=1, help="listing pages per source")
+    parser.add_argument("--per-page", type=int, default=2, help="items per listing page")
+    parser.add_argument("--pad-kb", type=int, default=0, help="other markup on each page, KB")
     args = parser.parse_args()
     admin = sa.create_engine(postgres_base_url(), isolation_level="AUTOCOMMIT")
     name = f"radar_t_{uuid.uuid4().hex}"

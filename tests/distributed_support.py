@@ -133,13 +133,21 @@ def hammer(redis_url: str, prefix: str, host: str, count: int) -> list[tuple[flo
 @dataclass(frozen=True)
 class Synthetic:
     """`count` sources spread over `hosts` hosts; snapshot-2 adds one item to each.
-    The `slow` hosts ask for a Crawl-delay of `crawl_delay` seconds in their robots.txt."""
+    The `slow` hosts ask for a Crawl-delay of `crawl_delay` seconds in their robots.txt.
+
+    Each source's listing has `pages` pages of `per_page` items, newest first (so the new
+    item of snapshot-2 moves every page along), each padded with `pad` bytes of the
+    navigation and footer markup real pages carry around their items.
+    """
 
     root: Path
     count: int
     hosts: int
     slow: frozenset[str] = frozenset()
     crawl_delay: float = 0.0
+    pages: int = 1
+    per_page: int = 2
+    pad: int = 0
 
     def host(self, index: int) -> str:
         return f"h{index % self.hosts:02d}.test"
@@ -151,9 +159,12 @@ class Synthetic:
         return f"/{self.name(index)}/list/"
 
     def entries(self, index: int, snapshot: int) -> list[Entry]:
-        entries = [Entry(f"{self.name(index)}-{n}", f"Titel {index} nr. {n}") for n in (1, 2)]
+        count = self.pages * self.per_page
+        entries = [
+            Entry(f"{self.name(index)}-{n}", f"Titel {index} nr. {n}") for n in range(1, count + 1)
+        ]
         if snapshot >= 2:
-            entries.append(Entry(f"{self.name(index)}-new", f"Nyt fra kilde {index}"))
+            entries.insert(0, Entry(f"{self.name(index)}-new", f"Nyt fra kilde {index}"))
         return entries
 
     def new_url(self, index: int) -> str:
@@ -167,12 +178,24 @@ class Synthetic:
                 robots.parent.mkdir(parents=True, exist_ok=True)
                 robots.write_text(f"User-agent: *\nCrawl-delay: {self.crawl_delay}\n")
             for index in range(self.count):
-                target = (
-                    self.root / f"snapshot-{snapshot}" / self.host(index) / self.path(index)[1:]
-                )
-                target.mkdir(parents=True, exist_ok=True)
-                body = page(self.entries(index, snapshot), next_page=None, encoding="utf-8")
-                (target / "index.html").write_bytes(body)
+                self._write_listing(index, snapshot, page)
+
+    def _write_listing(self, index: int, snapshot: int, page: Callable[..., bytes]) -> None:
+        entries = self.entries(index, snapshot)
+        listing = self.root / f"snapshot-{snapshot}" / self.host(index) / self.path(index)[1:]
+        padding = f"<nav>{'<a href=/om/>Om os</a> ' * (self.pad // 24)}</nav>".encode()
+        for number in range(1, self.pages + 1):
+            target = listing / (f"page/{number}" if number > 1 else "")
+            target.mkdir(parents=True, exist_ok=True)
+            first = (number - 1) * self.per_page
+            last = len(entries) if number == self.pages else first + self.per_page
+            body = page(
+                entries[first:last],
+                next_page=number + 1 if number < self.pages else None,
+                encoding="utf-8",
+                listing=self.path(index),
+            )
+            (target / "index.html").write_bytes(body.replace(b"<body>", b"<body>" + padding))
 
     def listing(self, index: int) -> bytes:
         return (
@@ -188,6 +211,7 @@ class Synthetic:
                 "language": "da",
                 "item": "li.item",
                 "fields": {"title": "h3 a", "link": "h3 a @href", "summary": "p"},
+                "next_page": "a.next @href",
             }
             for i in range(self.count)
         ]
