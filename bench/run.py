@@ -14,21 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.baseline import baseline_python, scrapy, urlwatch
 from bench.measure import Measured, measured, med
 from bench.server import Nginx, wrk_requests_per_second
 from bench.site import write_site
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-BASELINE_VENV = Path(os.environ.get("RADAR_BENCH_BASELINE_VENV", ROOT / "bench" / ".venv-baseline"))
-BASELINE_PACKAGES = ("scrapy==2.19.0", "urlwatch==2.29")
 TARGETS: list[tuple[str, bool | None, str]] = []
 
 
@@ -42,31 +40,12 @@ def target(name: str, passed: bool | None, figure: str) -> None:
     say(f"  [{verdict}] {name}: {figure}")
 
 
-def baseline_python() -> Path:
-    """The throwaway venv's Python with Scrapy and urlwatch, created on first use."""
-    python = BASELINE_VENV / "bin" / "python"
-    check = [str(python), "-c", "import scrapy, urlwatch"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return python
-    say(f"installing {', '.join(BASELINE_PACKAGES)} into {BASELINE_VENV} …")
-    subprocess.run([sys.executable, "-m", "venv", str(BASELINE_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *BASELINE_PACKAGES], check=True)
-    return python
-
-
 def radar(base: str, db: str, *, enrich: bool) -> Measured:
     cmd = [PYTHON, "-m", "bench.radar_job", "--base", base, "--db", db]
     child = measured([*cmd, "--enrich"] if enrich else cmd, cwd=ROOT)
     if child.result.get("status") in ("failed", "crashed", "suspect", "partial"):
         raise RuntimeError(f"radar run {child.result['status']}: {child.result.get('error')}")
     return child
-
-
-def scrapy(python: Path, base: str, out: Path, concurrent_items: int) -> Measured:
-    script = ROOT / "bench" / "scrapy_job.py"
-    return measured(
-        [str(python), str(script), base, str(out), str(concurrent_items)], cwd=out.parent
-    )
 
 
 def line(label: str, runs: list[Measured], pages: int) -> dict[str, float]:
@@ -234,27 +213,6 @@ def listing_check(args: argparse.Namespace, base: str, work: Path, meta: dict[st
             figures[key] <= 0.5 * figures[uw],
             f"{figures[key]:.2f} vs {figures[uw]:.2f} ms/page ({figures[key] / figures[uw]:.2f}×)",
         )
-
-
-def urlwatch(python: Path, base: str, folder: Path, pages: int) -> tuple[Measured, Measured]:
-    """urlwatch on the same listing pages (css filter li.item), first and unchanged run.
-
-    urlwatch sends If-None-Match with the ETag it stored, so its second run is answered 304.
-    """
-    folder.mkdir()
-    urlwatch = str(python.parent / "urlwatch")
-    files = ["--config", str(folder / "config.yaml"), "--hooks", str(folder / "hooks.py")]
-    files += ["--cache", str(folder / "cache.db")]
-    empty = folder / "empty.yaml"
-    empty.write_text("")
-    subprocess.run([urlwatch, "--urls", str(empty), *files], capture_output=True, check=True)
-    jobs = [
-        f"name: p{n}\nurl: {base}/catalogue/page/{n}.html\nfilter:\n  - css: li.item\n"
-        for n in range(1, pages + 1)
-    ]
-    (folder / "urls.yaml").write_text("---\n".join(jobs))
-    cmd = [urlwatch, "--urls", str(folder / "urls.yaml"), *files]
-    return measured(cmd, cwd=folder), measured(cmd, cwd=folder)
 
 
 def storage(args: argparse.Namespace) -> None:
