@@ -40,16 +40,6 @@ class Known(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class KnownItem:
-    """A Known made by hand."""
-
-    key: str
-    fingerprint: str
-    removed: bool
-    fields: Mapping[str, str | None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Change:
     """One difference; `item` is what the run saw (None for a removal)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -16,16 +17,26 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from radar.items import ExtractedItem, PartialDate, Precision, fingerprint
-from storage.diff import Diff, KnownItem, diff, unique_by_key
+from storage.diff import Diff, diff, unique_by_key
 from storage.models import Event, EventKind, Item, Run, RunStatus
 from storage.repository import stored_editorial
 from tests.db_fixtures import html_spec, make_item, record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
     from contextlib import AbstractContextManager
 
     from sqlalchemy.engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the store knows of an item (storage.diff.Known), made by hand."""
+
+    key: str
+    fingerprint: str
+    removed: bool
+    fields: Mapping[str, str | None] | None = None
 
 
 def known(*items: ExtractedItem, removed: Iterable[str] = ()) -> dict[str, KnownItem]:
