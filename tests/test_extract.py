@@ -16,7 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import pytest
 
 from radar.config import load_config
-from radar.fixture_replies import CONTENT_TYPES, SIDECAR
+from radar.fixture_replies import CONTENT_TYPES, sidecar_entry
 from scraper.adapters.html import HtmlSpec
 from scraper.decode import decode_body
 from scraper.extract import ListingPage, extract_listing, node_text, validate_selector
@@ -513,14 +513,9 @@ def _fetch_from_disk(snapshot: Path, url: str) -> _Fetched:
 
 
 def _sidecar(host_dir: Path, path: str, query: str) -> dict[str, Any]:
-    sidecar = host_dir / SIDECAR
-    if not sidecar.is_file():
-        return {}
-    table = json.loads(sidecar.read_text(encoding="utf-8"))
-    for key in [f"{path}?{query}", path] if query else [path]:
-        if isinstance(table.get(key), dict):
-            return {name.lower(): value for name, value in table[key].items()}
-    return {}
+    """The fixture server's own sidecar entry for the path, its names lower-cased."""
+    entry = sidecar_entry(host_dir, path, query)
+    return {name.lower(): value for name, value in entry.items()}
 
 
 def _walk(spec: HtmlSpec, snapshot: Path) -> tuple[list[dict[str, str | None]], int]:
