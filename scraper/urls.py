@@ -160,31 +160,32 @@ def canonical_url(url: str) -> str:
     remaining parameters sorted, and no trailing slash (except for the root path).
     """
     nearly = _NEARLY_CANONICAL.fullmatch(url)
-    if nearly and int(nearly.group(3) or 0) <= MAX_PORT:  # a bad port: the long way raises
-        return _finish_canonical(url, *nearly.groups())
+    if nearly:
+        scheme, host, digits, path = nearly.groups()
+        port = int(digits) if digits else None
+        if port is None or port <= MAX_PORT:  # a bad port: the long way raises
+            # Only the port and a trailing slash may change. Returned as `url` itself when
+            # nothing does, so the key and the URL of an item share one string.
+            canonical = f"{scheme}://{_netloc(scheme, host, port)}{_unslashed(path or '')}"
+            return url if canonical == url else canonical
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     hostname, port = _host_and_port(parts)
     host = (hostname or "").lower().rstrip(".")
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal keeps its brackets
-    netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
-    path = _normal_escapes(parts.path) or "/"
-    if len(path) > 1:
-        path = path.rstrip("/") or "/"
+    netloc, path = _netloc(scheme, host, port), _unslashed(_normal_escapes(parts.path))
     return urlunsplit((scheme, netloc, path, _canonical_query(parts.query), ""))
 
 
-def _finish_canonical(url: str, scheme: str, host: str, port: str | None, path: str | None) -> str:
-    """canonical_url of a URL _NEARLY_CANONICAL matched: only the port and the trailing slash
-    may need a change. Returns `url` itself when nothing does, so the key and the URL of an
-    item share one string."""
-    if port is not None:
-        number = int(port)
-        host = host if DEFAULT_PORTS[scheme] == number else f"{host}:{number}"
-    path = (path or "/").rstrip("/") or "/"
-    canonical = f"{scheme}://{host}{path}"
-    return url if canonical == url else canonical
+def _netloc(scheme: str, host: str, port: int | None) -> str:
+    """The host, and the port unless it is the scheme's default."""
+    return host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+
+
+def _unslashed(path: str) -> str:
+    """The path without a trailing slash; the root path (or none) is "/"."""
+    return path.rstrip("/") or "/"
 
 
 def host_of(url: str) -> str:
