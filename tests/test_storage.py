@@ -208,13 +208,18 @@ def schema_of(engine: Engine) -> dict[str, Any]:
     return tables
 
 
+def empty(engine: Engine) -> None:
+    """Drop every table of ours and Alembic's: the database as it was before its first run."""
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE alembic_version"))
+
+
 def test_a_new_database_gets_the_schema_the_migrations_build(engine: Engine) -> None:
     # The fixture's database was new: migrate() created it from the models, unmigrated.
     created = schema_of(engine)
     assert at_schema_revision(engine)
-    SQLModel.metadata.drop_all(engine)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE alembic_version"))
+    empty(engine)
     assert sa.inspect(engine).get_table_names() == []
     upgrade_with_alembic(engine)
     assert schema_of(engine) == created
@@ -235,9 +240,8 @@ def test_a_new_database_is_created_without_loading_alembic(tmp_path: Path) -> No
 
 def test_other_applications_tables_do_not_stop_a_new_schema(engine: Engine) -> None:
     # A shared PostgreSQL database may hold tables that are not ours: ours are still created.
-    SQLModel.metadata.drop_all(engine)
+    empty(engine)
     with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE alembic_version"))
         connection.execute(sa.text("CREATE TABLE someone_else (id INTEGER PRIMARY KEY)"))
     migrate(engine)
     assert at_schema_revision(engine)
@@ -257,8 +261,7 @@ def test_processes_starting_together_on_a_new_database_migrate_it_in_turn(
 ) -> None:
     command.downgrade(alembic_config(engine), "base")  # an empty database, as on day one
     if start == "nothing at all":
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP TABLE alembic_version"))
+        empty(engine)
     url = engine.url.render_as_string(hide_password=False)
     code = (
         "import sys; from storage.db import make_engine, migrate; migrate(make_engine(sys.argv[1]))"
