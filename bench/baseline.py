@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench.measure import Measured, measured
 
-ROOT = Path(__file__).resolve().parent.parent
-BASELINE_VENV = Path(os.environ.get("RADAR_BENCH_BASELINE_VENV", ROOT / "bench" / ".venv-baseline"))
+BENCH = Path(__file__).resolve().parent
+BASELINE_VENV = Path(os.environ.get("RADAR_BENCH_BASELINE_VENV", BENCH / ".venv-baseline"))
 BASELINE_PACKAGES = ("scrapy==2.19.0", "urlwatch==2.29")
 
 
@@ -31,7 +31,7 @@ def baseline_python() -> Path:
 
 
 def scrapy(python: Path, base: str, out: Path, concurrent_items: int) -> Measured:
-    script = ROOT / "bench" / "scrapy_job.py"
+    script = BENCH / "scrapy_job.py"
     return measured(
         [str(python), str(script), base, str(out), str(concurrent_items)], cwd=out.parent
     )
