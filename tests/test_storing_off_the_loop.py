@@ -17,29 +17,17 @@ from sqlmodel import Session, col, select
 
 import radar.pipeline
 import storage.record
-from radar.pipeline import run_sources
-from scraper.fetch import Fetcher
 from storage.models import Item, Run, RunStatus
-from tests.conftest import cfb_archive, fast_crawler, shipped_config
+from tests.conftest import cfb_archive, shipped_config
+from tests.test_pipeline import crawl
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from sqlalchemy.engine import Engine
 
     from radar.fixture_server import FixtureServer
     from radar.pipeline import RunOutcome
-    from scraper.spec import SourceSpec
 
 PAUSE = 0.5
-
-
-async def crawl(
-    server: FixtureServer, engine: Engine, specs: Sequence[SourceSpec]
-) -> list[RunOutcome]:
-    host_map = {host: server.address for host in server.hosts()}
-    async with Fetcher(fast_crawler(), host_map=host_map) as fetcher:
-        return await run_sources(specs, engine=engine, fetcher=fetcher)
 
 
 class SlowStore:
