@@ -13,16 +13,18 @@ import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from functools import cache
 from itertools import groupby
 from typing import TYPE_CHECKING, Literal
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import Field
 
 from radar.items import Precision
 from scraper.spec import StrictModel
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
     from storage.queries import AnnouncedItem
 
 DANISH_MONTHS = (
@@ -85,12 +87,18 @@ def danish_date(item: AnnouncedItem) -> str:
     return f"{value.day}. {DANISH_MONTHS[value.month - 1]} {value.year}"
 
 
-_TEMPLATES = Environment(
-    loader=PackageLoader("radar", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+@cache
+def _templates() -> Environment:
+    # Built on first use: the config imports this module for its settings, and a run that
+    # sends no digest need not load Jinja2.
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("radar", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def build_message(
@@ -124,9 +132,10 @@ def build_message(
     message["Message-ID"] = make_msgid(idstring="digest", domain=sender.rpartition("@")[2] or None)
     if settings.list_unsubscribe:
         message["List-Unsubscribe"] = f"<{settings.list_unsubscribe}>"
-    message.set_content(_TEMPLATES.get_template("digest.txt.j2").render(context))
+    templates = _templates()
+    message.set_content(templates.get_template("digest.txt.j2").render(context))
     message.add_alternative(
-        _TEMPLATES.get_template("digest.html.j2").render(context), subtype="html"
+        templates.get_template("digest.html.j2").render(context), subtype="html"
     )
     return message
 

@@ -19,9 +19,6 @@ import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.logging import RichHandler
-
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from contextvars import Token
@@ -114,6 +111,10 @@ def configure_logging(level: str = "warning", *, fmt: str = "text") -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
     elif sys.stderr.isatty():
+        # Imported here: rich's console costs ~5 MB a process, and only a terminal shows it.
+        from rich.console import Console
+        from rich.logging import RichHandler
+
         handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
