@@ -24,6 +24,7 @@ from collections import Counter
 
 from sqlmodel import Session, col, select
 
+import radar.cli  # noqa: F401  (what `radar run` imports, so the peak RSS is a real run's)
 from radar.pipeline import run_sources
 from radar.runtime import freeze_imports
 from scraper.adapters.html import HtmlSpec

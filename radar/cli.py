@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress
-from rich.text import Text
 
 from radar.alerts import install as install_alerts
 from radar.cli_common import (
     EXIT_CONFIG,
     EXIT_FAILED,
+    LazyGroup,
     config_option,
     load_or_exit,
     parse_resolve,
@@ -29,15 +27,15 @@ from radar.cli_common import (
 )
 from radar.errors import ConfigError, RadarError
 from radar.logs import FORMATS, LEVELS, configure_logging
-from radar.publish import write_feeds
 from radar.runner import run_once
 from radar.runtime import freeze_imports
-from radar.status import status_rows, status_table
 from scraper.adapters import known_kinds
 from storage.db import open_database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+
+    from rich.console import Console
 
     from radar.config import RadarConfig
     from radar.runs import RunOutcome
@@ -47,7 +45,18 @@ if TYPE_CHECKING:
 HELP = f"Inspiration Radar: new inspiration from the sources (kinds: {', '.join(known_kinds())})."
 
 
-@click.group(help=HELP)
+# The commands kept in their own modules, imported only when they run (or for --help): a
+# `radar run` from cron does not pay for the review page, the digests or Celery.
+LAZY_COMMANDS = {
+    "review": "radar.cli_review:review",
+    "digest": "radar.cli_digest:digest",
+    "web": "radar.cli_web:web",
+    "user": "radar.cli_web:user",
+    "worker": "radar.cli_worker:worker",
+}
+
+
+@click.group(cls=LazyGroup, lazy_commands=LAZY_COMMANDS, help=HELP)
 @click.option("--log-level", type=click.Choice(LEVELS), default="warning", show_default=True)
 @click.option(
     "--log-format",
@@ -77,6 +86,8 @@ def _progress(total: int) -> Iterator[Callable[[RunOutcome], None]]:
     if not sys.stdout.isatty():
         yield lambda outcome: None
         return
+    from rich.progress import Progress
+
     with Progress(transient=True) as progress:
         task = progress.add_task("Crawling sources", total=total)
 
@@ -127,6 +138,8 @@ def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -
 )
 def feed(config_path: Path, out_dir: Path | None) -> None:
     """Write new.atom and one <source>.atom per source."""
+    from radar.publish import write_feeds
+
     config = load_or_exit(config_path)
     engine = open_database()
     try:
@@ -142,6 +155,10 @@ def feed(config_path: Path, out_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(config_path: Path, as_json: bool) -> None:
     """Show each source's last run, status and item counts."""
+    from rich.console import Console
+
+    from radar.status import status_rows, status_table
+
     config = load_or_exit(config_path)
     engine = open_database()
     try:
@@ -173,6 +190,8 @@ def status(config_path: Path, as_json: bool) -> None:
 )
 def demo(config_path: Path | None, out_dir: Path) -> None:
     """Run the pipeline offline on two bundled snapshots of the sources and write feeds."""
+    from rich.console import Console
+
     from radar.demo import run_demo
 
     try:
@@ -194,6 +213,9 @@ def check(
     config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...], as_json: bool
 ) -> None:
     """Crawl once, store nothing: items found, field coverage and samples per source."""
+    from rich.console import Console
+    from rich.text import Text
+
     from radar.check import check_sources, check_table
 
     config = load_or_exit(config_path)
@@ -298,40 +320,3 @@ def prune_command(config_path: Path, dry_run: bool) -> None:
         engine.dispose()
     verb = "would prune" if dry_run else "pruned"
     click.echo(f"{verb} {report.runs} run(s) and {report.memos} page memo(s)")
-
-
-def _register_review() -> None:
-    from radar.cli_review import review
-
-    main.add_command(review)
-
-
-_register_review()
-
-
-def _register_digest() -> None:
-    from radar.cli_digest import digest
-
-    main.add_command(digest)
-
-
-_register_digest()
-
-
-def _register_web() -> None:
-    from radar.cli_web import user, web
-
-    main.add_command(web)
-    main.add_command(user)
-
-
-_register_web()
-
-
-def _register_worker() -> None:
-    from radar.cli_worker import worker
-
-    main.add_command(worker)
-
-
-_register_worker()

@@ -3,10 +3,11 @@ and loading the config the one way (exit 2 naming the key, touching nothing)."""
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +33,28 @@ config_option = click.option(
 resolve_option = click.option(
     "--resolve", multiple=True, help="HOST=127.0.0.1:PORT: fetch HOST from a local mirror."
 )
+
+
+class LazyGroup(click.Group):
+    """A command group whose `lazy_commands` ({name: "module:attribute"}) are imported only
+    when one of them is asked for, by name or by --help (click's documented recipe)."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy_commands.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
 
 
 def load_or_exit(config_path: Path) -> RadarConfig:

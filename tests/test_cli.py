@@ -15,10 +15,12 @@ from radar.fixture_server import FixtureServer
 from tests.conftest import ROOT
 
 
-def radar(*args: str, db: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def radar(
+    *args: str, db: Path, cwd: Path | None = None, python: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RADAR_DATABASE_URL": f"sqlite:///{db}"}
     return subprocess.run(
-        [sys.executable, "-m", "radar", *args],
+        [sys.executable, *python, "-m", "radar", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -63,6 +65,41 @@ def test_run_status_and_feed_over_loopback(fixture_sites: FixtureServer, tmp_pat
     assert {"new.atom", "review.atom", "public.atom", *per_source} <= names
     categories = {name for name in names if name.startswith("category-")}
     assert categories == {"category-cases.atom", "category-demokrati.atom", "category-metoder.atom"}
+
+
+def test_a_run_imports_only_what_a_run_needs(fixture_sites: FixtureServer, tmp_path: Path) -> None:
+    # cron starts `radar run` every few minutes: each start pays for what it imports
+    # (time and memory), so the review page, digests, feeds, Celery, the terminal UI and
+    # httpx's own command-line client (pygments) stay out of it.
+    db, config = tmp_path / "radar.db", fast_config(tmp_path)
+    run = ["run", "--config", str(config), "--source", "cfb", *resolve_all(fixture_sites)]
+
+    result = radar(*run, db=db, python=("-X", "importtime"))
+
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.rpartition("|")[2].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert {"radar.pipeline", "httpx", "sqlalchemy", "selectolax"} <= imported
+    heavy = {"rich", "pygments", "jinja2", "feedgen", "lxml", "starlette"}
+    heavy |= {"celery", "radar.publish", "radar.cli_web", "radar.cli_review", "radar.cli_digest"}
+    assert imported & heavy == set()
+
+
+def test_help_lists_every_command_the_lazy_ones_too() -> None:
+    from click.testing import CliRunner
+
+    from radar.cli import LAZY_COMMANDS, main
+
+    result = CliRunner().invoke(main, ["--help"])
+
+    assert result.exit_code == 0
+    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line}
+    assert {"run", "feed", "status", "schedule", *LAZY_COMMANDS} <= listed
+    for name in LAZY_COMMANDS:
+        assert CliRunner().invoke(main, [name, "--help"]).exit_code == 0
 
 
 def test_a_failing_source_exits_1_and_the_others_are_committed(
