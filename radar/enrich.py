@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from radar.errors import ExtractError, FetchError
 from scraper.dates import parse_date
 from scraper.metadata import page_metadata
-from scraper.normalise import MAX_FIELD_CHARS, clean_text, outbound_links
+from scraper.normalise import MAX_FIELD_CHARS, clean_label, clean_text, outbound_links
 from scraper.urls import is_allowed
 
 if TYPE_CHECKING:
@@ -43,9 +43,10 @@ def fill(
 ) -> ExtractedItem:
     """The item with its empty enrichable fields taken from `raw` (raw strings, cleaned here)."""
     changes: dict[str, Any] = {}
-    for name in ("summary", "category"):
-        if name in rule.fields and not getattr(item, name):
-            changes[name] = clean_text(raw.get(name), limit=MAX_FIELD_CHARS[name])
+    if "summary" in rule.fields and not item.summary:
+        changes["summary"] = clean_text(raw.get("summary"), limit=MAX_FIELD_CHARS["summary"])
+    if "category" in rule.fields and not item.category:
+        changes["category"] = clean_label(raw.get("category"))
     if "date" in rule.fields and item.date is None:
         changes["date"] = parse_date(clean_text(raw.get("date")), language=item.language)
     if "links" in rule.fields and not item.links:

@@ -7,6 +7,7 @@ invented; everything else missing simply stays None.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,6 +40,16 @@ def clean_text(raw: str | None, *, limit: int | None = None) -> str | None:
     return text or None
 
 
+def clean_label(raw: str | None) -> str | None:
+    """clean_text for a category: one shared string per distinct label.
+
+    Categories come from a small vocabulary, so a 20,000-item crawl of six categories holds
+    six strings instead of 20,000 copies (~1.2 MB).
+    """
+    text = clean_text(raw, limit=MAX_FIELD_CHARS["category"])
+    return sys.intern(text) if text is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class Normalised:
     """The items of one page, and how many records were skipped for lack of title or link."""
@@ -65,7 +76,7 @@ def build_item(
         url=url,
         title=title,
         summary=clean_text(fields.get("summary"), limit=MAX_FIELD_CHARS["summary"]),
-        category=clean_text(fields.get("category"), limit=MAX_FIELD_CHARS["category"]),
+        category=clean_label(fields.get("category")),
         date=parse_date(clean_text(fields.get("date")), language=language),
         language=language,
         links=outbound_links(record.links, page_url=page_url),

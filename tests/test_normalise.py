@@ -307,3 +307,22 @@ def test_build_items_keeps_page_order_and_duplicates() -> None:
     result = build_items(records, page_url=PAGE, language="da")
     assert [item.title for item in result.items] == ["B", "A", "B2"]
     assert result.items[0].key == result.items[2].key
+
+
+def test_items_share_one_string_per_category_and_one_object_per_date() -> None:
+    # Built fresh each time, as a parser hands them over: equal, but not the same object.
+    def fields(n: int) -> dict[str, str | None]:
+        return {
+            "title": f"Rapport {n}",
+            "link": f"/r/{n}",
+            "category": "".join(["Borger", "panel "]),
+            "date": "".join(["3. marts ", "2024"]),
+        }
+
+    built = build_items([record(**fields(n)) for n in range(3)], page_url=PAGE, language="da")
+
+    first, *others = built.items
+    assert first.category == "Borgerpanel"
+    assert first.date == PartialDate(dt.date(2024, 3, 3), Precision.DAY)
+    assert all(item.category is first.category for item in others)
+    assert all(item.date is first.date for item in others)
