@@ -8,6 +8,7 @@ through the ORM.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from storage.bulk import insert_rows, table_of
 from storage.models import Item, Source
+from storage.new_items import column_defaults
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -85,6 +87,33 @@ def test_awkward_values_round_trip(engine: Engine) -> None:
         (WHEN, ELSEWHERE, None)
     }
     assert {row.source_id for row in rows} == {source_id}
+
+
+def test_the_callers_strings_do_not_keep_a_utf8_copy(engine: Engine) -> None:
+    # A driver binding a non-ASCII str keeps its UTF-8 form inside it for life; the items a
+    # run stores live until the run ends, so they must not be the objects bound.
+    source_id = _source(engine)
+    titles = ["".join(["Æblegrød på ", str(n)]) for n in range(3)]
+    summaries = ["".join(["Borgerinddragelse i fællesskab ", str(n)]) for n in range(3)]
+    sizes = [sys.getsizeof(text) for text in (*titles, *summaries)]
+    columns: dict[str, list[Any]] = {
+        "key": [f"k{n}" for n in range(3)],
+        "key_hash": [f"h{n}" for n in range(3)],
+        "url": [f"https://example.org/{n}" for n in range(3)],
+        "title": titles,
+        "summary": summaries,
+    }
+    same = {"source_id": source_id, "fingerprint": "f" * 64, "first_seen": WHEN}
+    same |= {"last_seen": WHEN, "updated_at": WHEN}
+    same |= {k: v for k, v in column_defaults(Item).items() if k not in {*columns, *same}}
+
+    with Session(engine) as session:
+        insert_rows(session.connection(), table_of(Item), columns, same=same)
+        session.commit()
+        stored = session.exec(select(Item.title, Item.summary).order_by(col(Item.key))).all()
+
+    assert [sys.getsizeof(text) for text in (*titles, *summaries)] == sizes
+    assert [tuple(row) for row in stored] == list(zip(titles, summaries, strict=True))
 
 
 def test_nothing_to_insert_is_no_statement(engine: Engine) -> None:
