@@ -10,7 +10,8 @@ but once per column, and the rows reach the driver as plain tuples: COPY on Post
 from __future__ import annotations
 
 import json
-from itertools import chain, repeat
+from contextlib import contextmanager
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -76,15 +77,29 @@ def _target(connection: Connection, table: sa.Table, names: list[str]) -> str:
     return f"{preparer.format_table(table)} ({', '.join(preparer.quote(name) for name in names)})"
 
 
-def _copy(
-    connection: Connection, table: sa.Table, names: list[str], rows: Iterable[tuple[Any, ...]]
-) -> None:
+@contextmanager
+def _writer(
+    connection: Connection, table: sa.Table, names: list[str]
+) -> Iterator[Callable[[Iterable[tuple[Any, ...]]], None]]:
+    """A function that sends rows to the database: one COPY on PostgreSQL (psycopg's
+    executemany waits on the server row by row), sqlite3's own executemany on SQLite."""
     driver = connection.connection.driver_connection
     assert driver is not None
     target = _target(connection, table, names)
-    with driver.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    if connection.dialect.name == "postgresql":
+        with driver.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+
+            def write_rows(rows: Iterable[tuple[Any, ...]]) -> None:
+                for row in rows:
+                    copy.write_row(row)
+
+            yield write_rows
+        return
+    if connection.dialect.paramstyle != "qmark":
+        raise NotImplementedError(f"bulk inserts on {connection.dialect.name}")
+    statement = f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})"
+    # sqlite3 itself: it takes the rows as an iterator, where SQLAlchemy wants a list.
+    yield lambda rows: driver.executemany(statement, rows)
 
 
 def insert_rows(
@@ -117,24 +132,16 @@ def insert_batches(
         name: _processed(table.c[name], dialect, [value])[0] for name, value in (same or {}).items()
     }
     pending = iter(batches)
-    first = next(pending, None)
-    if first is None:
+    batch = next(pending, None)
+    if batch is None:
         return
-    names = [*first, *fixed]
-    rows = chain.from_iterable(
-        _rows(table, dialect, batch, fixed, names) for batch in chain([first], pending)
-    )
-    if dialect.name == "postgresql":
-        _copy(connection, table, names, rows)
-        return
-    if dialect.paramstyle != "qmark":
-        raise NotImplementedError(f"bulk inserts on {dialect.name} ({dialect.paramstyle})")
-    marks = ", ".join("?" * len(names))
-    statement = f"INSERT INTO {_target(connection, table, names)} VALUES ({marks})"
-    # sqlite3 itself: it takes the rows as an iterator, where SQLAlchemy wants a list.
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    driver.executemany(statement, rows)
+    names = [*batch, *fixed]
+    with _writer(connection, table, names) as write_rows:
+        while batch is not None:
+            write_rows(_rows(table, dialect, batch, fixed, names))
+            # Let go of this batch before the next one is shaped: one is held at a time.
+            batch = None
+            batch = next(pending, None)
 
 
 def _rows(
