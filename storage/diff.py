@@ -52,13 +52,25 @@ class Change:
 class Diff:
     """All differences of one run, plus the items seen but unchanged."""
 
-    changes: tuple[Change, ...]
+    # New items as they are, in crawl order: a first run has tens of thousands, and a
+    # Change around each would only repeat its key.
+    new: tuple[ExtractedItem, ...]
+    # Every other difference (changed, reappeared, removed), in crawl order.
+    updates: tuple[Change, ...]
     unchanged: tuple[ExtractedItem, ...]
     duplicates: int
     refined: tuple[ExtractedItem, ...] = ()
 
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        """Every difference as a Change: the new items, then the updates."""
+        new = tuple(Change(kind=EventKind.NEW, key=item.key, item=item) for item in self.new)
+        return new + self.updates
+
     def count(self, kind: EventKind) -> int:
-        return sum(1 for change in self.changes if change.kind is kind)
+        if kind is EventKind.NEW:
+            return len(self.new)
+        return sum(1 for change in self.updates if change.kind is kind)
 
 
 def unique_by_key(items: Iterable[ExtractedItem]) -> tuple[tuple[ExtractedItem, ...], int]:
@@ -114,7 +126,8 @@ def diff(
     `carried` are identities on pages answered 304: present, and unchanged by definition.
     """
     items, duplicates = unique_by_key(seen)
-    changes: list[Change] = []
+    new: list[ExtractedItem] = []
+    updates: list[Change] = []
     unchanged: list[ExtractedItem] = []
     refined: list[ExtractedItem] = []
     for item in items:
@@ -127,17 +140,20 @@ def diff(
             unchanged.append(item)
         elif kind == REFINED:
             refined.append(item)
+        elif kind is EventKind.NEW:
+            new.append(item)
         else:
-            changes.append(Change(kind=EventKind(kind), key=item.key, item=item))
+            updates.append(Change(kind=EventKind(kind), key=item.key, item=item))
     if complete:
         present = {item.key for item in items} | carried
-        changes.extend(
+        updates.extend(
             Change(kind=EventKind.REMOVED, key=key)
             for key, state in known.items()
             if not state.removed and key not in present
         )
     return Diff(
-        changes=tuple(changes),
+        new=tuple(new),
+        updates=tuple(updates),
         unchanged=tuple(unchanged),
         duplicates=duplicates,
         refined=tuple(refined),

@@ -20,7 +20,7 @@ from storage.repository import digest, item_columns, sql_date_text
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
     from radar.items import ExtractedItem
 
@@ -65,7 +65,7 @@ def column_defaults(model: type[Item | ItemVersion | Event]) -> dict[str, Any]:
 
 
 def insert_new(
-    session: Session, items: list[ExtractedItem], context: RunContext, *, last_id: int
+    session: Session, items: Sequence[ExtractedItem], context: RunContext, *, last_id: int
 ) -> None:
     """Insert new items with their first versions and NEW events; `last_id` is the
     source's highest stored item id."""
@@ -99,7 +99,7 @@ def insert_new(
 
 
 def _assessed(
-    items: list[ExtractedItem], context: RunContext, review_state: str
+    items: Sequence[ExtractedItem], context: RunContext, review_state: str
 ) -> dict[str, list[Any]]:
     """The columns triage fills: relevance, why, and the rule that dismissed an item."""
     assessments = [context.assess(item) for item in items]

@@ -36,15 +36,13 @@ class DiffRecorder:
         self._events: list[dict[str, Any]] = []
 
     def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
-        new = [c.item for c in diff.changes if c.kind is EventKind.NEW and c.item is not None]
         last_id = max((item.id for item in self.items.values()), default=0)
-        insert_new(self.session, new, self.context, last_id=last_id)
+        insert_new(self.session, diff.new, self.context, last_id=last_id)
         moved = [item for item in diff.unchanged if self._moved(item)]
-        written = [c.key for c in diff.changes if c.kind is not EventKind.NEW]
+        written = [c.key for c in diff.updates]
         self._rows = self._load([*written, *(item.key for item in (*moved, *diff.refined))])
-        for change in diff.changes:
-            if change.kind is not EventKind.NEW:
-                self._apply(change)
+        for change in diff.updates:
+            self._apply(change)
         self._write_pending()
         for item in moved:
             self._follow_url(item)

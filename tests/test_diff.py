@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,18 @@ def test_unknown_identity_is_new() -> None:
     assert kinds(result) == {"a": EventKind.NEW, "b": EventKind.NEW}
     assert [change.item for change in result.changes] == [A, B]
     assert result.unchanged == ()
+
+
+def test_new_items_are_kept_apart_from_the_updates_in_crawl_order() -> None:
+    edited = replace(A, title="Ny titel")
+    result = diff(known(A, C), [B, edited, make_item("d")], complete=True)
+
+    assert [item.key for item in result.new] == ["b", "d"]
+    assert [(change.kind, change.key) for change in result.updates] == [
+        (EventKind.CHANGED, "a"),
+        (EventKind.REMOVED, "c"),
+    ]
+    assert (result.count(EventKind.NEW), result.count(EventKind.CHANGED)) == (2, 1)
 
 
 def test_same_editorial_fields_are_unchanged() -> None:
