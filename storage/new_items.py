@@ -39,7 +39,8 @@ class Assessment:
     suppressed_by: int | None = None
 
 
-def _unassessed(item: ExtractedItem) -> Assessment:
+def unassessed(item: ExtractedItem) -> Assessment:
+    """No relevance, no rule: for items no editor will review (a silent baseline's)."""
     return Assessment()
 
 
@@ -52,7 +53,7 @@ class RunContext:
     run_id: int
     now: dt.datetime
     announce: bool
-    assess: Callable[[ExtractedItem], Assessment] = _unassessed
+    assess: Callable[[ExtractedItem], Assessment] = unassessed
 
 
 def column_defaults(model: type[Item | ItemVersion | Event]) -> dict[str, Any]:

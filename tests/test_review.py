@@ -11,12 +11,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from radar.cli import main
 from radar.fixture_server import FixtureServer
 from radar.publish import write_feeds
 from radar.relevance import RelevanceSettings, score
 from scraper.adapters.html import HtmlSpec
+from storage.models import Item
 from tests.conftest import Entry, ListingSite, shipped_config
 from tests.test_pipeline import crawl
 
@@ -100,6 +102,27 @@ async def test_the_review_queue_is_most_relevant_first(spec: HtmlSpec) -> None:
     ]
     assert rows[0]["relevance"] >= rows[1]["relevance"] > rows[-1]["relevance"] == 0
     assert "borgersamling*" in rows[0]["terms"]
+
+
+async def test_a_silent_baseline_is_stored_unassessed_and_later_items_are_scored(
+    listing_site: ListingSite, engine: Engine
+) -> None:
+    # No feed, digest or review list shows a baseline item, so its score is never read.
+    relevant = Entry("old", "Borgerinddragelse i kommunen", "Samskabelse og dialog")
+    listing_site.write("s1", [relevant])
+    listing_site.write("s2", [NEWS[0], relevant], per_page=10)
+    source = listing_site.spec()
+    with FixtureServer(listing_site.root, snapshot="s1") as server:
+        await crawl(server, engine, [source])
+        server.snapshot = "s2"
+        await crawl(server, engine, [source])
+
+    with Session(engine) as session:
+        rows = {row.title: row for row in session.exec(select(Item))}
+    baseline, announced = rows["Borgerinddragelse i kommunen"], rows[NEWS[0].title]
+    assert (baseline.announced, baseline.relevance, baseline.matched_terms) == (False, 0.0, [])
+    assert announced.announced and announced.relevance > 0
+    assert "borgersamling*" in announced.matched_terms
 
 
 async def test_decisions_drive_the_public_feed_at_once(
