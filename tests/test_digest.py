@@ -21,12 +21,11 @@ import radar.digest_send as digest_send
 from radar.config import RadarConfig
 from radar.digest import DigestSettings, Recipient
 from radar.digest_send import send_digests
-from radar.fixture_server import FixtureServer
 from radar.smtp import SmtpSettings
 from storage.models import DigestDelivery, Item, ReviewState
 from storage.review import set_state
 from tests.conftest import Entry, ListingSite, shipped_config
-from tests.test_pipeline import crawl
+from tests.test_pipeline import baseline_then_s2
 
 ALICE, BOB = "alice@example.dk", "bob@example.dk"
 HOSTILE = "<script>alert('x')</script> Borgersamlinger & co"
@@ -92,11 +91,7 @@ async def accepted(listing_site: ListingSite, engine: Engine) -> list[int]:
         Entry("c", "Ikke udvalgt", "Endnu ikke vurderet"),
     ]
     listing_site.write("s2", [*news, Entry("seed", "Gammelt")], per_page=10)
-    spec = listing_site.spec()
-    with FixtureServer(listing_site.root, snapshot="s1") as server:
-        await crawl(server, engine, [spec])
-        server.snapshot = "s2"
-        await crawl(server, engine, [spec])
+    await baseline_then_s2(listing_site, engine)
     with Session(engine) as session:
         ids = {item.title: item.id for item in session.exec(select(Item))}
         chosen = [ids[HOSTILE], ids["Samskabelse i kommunerne"]]

@@ -15,7 +15,7 @@ from radar.fixture_server import Fault, FixtureServer
 from radar.publish import write_feeds
 from storage.models import Event, Item, RunStatus
 from tests.conftest import Entry, ListingSite, shipped_config
-from tests.test_pipeline import crawl
+from tests.test_pipeline import baseline_then_s2, crawl
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -145,11 +145,7 @@ async def test_markup_and_control_characters_never_reach_a_feed_as_markup(
             Entry("seed", "Seed"),
         ],
     )
-    spec = listing_site.spec()
-    with FixtureServer(listing_site.root, snapshot="s1") as server:
-        await crawl(server, engine, [spec])
-        server.snapshot = "s2"
-        await crawl(server, engine, [spec])
+    spec = await baseline_then_s2(listing_site, engine)
     config = shipped_config().model_copy(update={"sources": (spec,)})
     [path, *_] = write_feeds(engine, config, out_dir=tmp_path)
     raw = path.read_bytes()

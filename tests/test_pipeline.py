@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
 
+    from scraper.adapters.html import HtmlSpec
     from scraper.spec import SourceSpec
 
 
@@ -38,6 +39,16 @@ async def crawl(
     host_map = {host: server.address for host in server.hosts()}
     async with Fetcher(fast_crawler(**crawler), host_map=host_map) as fetcher:
         return await run_sources(specs, engine=engine, fetcher=fetcher)
+
+
+async def baseline_then_s2(listing_site: ListingSite, engine: Engine) -> HtmlSpec:
+    """The listing site's source crawled on snapshot s1 (its silent baseline), then on s2."""
+    spec = listing_site.spec()
+    with FixtureServer(listing_site.root, snapshot="s1") as server:
+        await crawl(server, engine, [spec])
+        server.snapshot = "s2"
+        await crawl(server, engine, [spec])
+    return spec
 
 
 def events(engine: Engine) -> Counter[tuple[str, str]]:

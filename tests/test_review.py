@@ -20,7 +20,7 @@ from radar.relevance import RelevanceSettings, score
 from scraper.adapters.html import HtmlSpec
 from storage.models import Item
 from tests.conftest import Entry, ListingSite, shipped_config
-from tests.test_pipeline import crawl
+from tests.test_pipeline import baseline_then_s2, crawl
 
 SEED = [Entry("seed", "Gammel nyhed")]
 NEWS = [
@@ -42,11 +42,7 @@ async def spec(
     monkeypatch.chdir(tmp_path)
     listing_site.write("s1", SEED)
     listing_site.write("s2", [*NEWS, *SEED], per_page=10)
-    source = listing_site.spec()
-    with FixtureServer(listing_site.root, snapshot="s1") as server:
-        await crawl(server, engine, [source])
-        server.snapshot = "s2"
-        await crawl(server, engine, [source])
+    source = await baseline_then_s2(listing_site, engine)
     monkeypatch.setenv("RADAR_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     return source
 
@@ -111,11 +107,8 @@ async def test_a_silent_baseline_is_stored_unassessed_and_later_items_are_scored
     relevant = Entry("old", "Borgerinddragelse i kommunen", "Samskabelse og dialog")
     listing_site.write("s1", [relevant])
     listing_site.write("s2", [NEWS[0], relevant], per_page=10)
-    source = listing_site.spec()
-    with FixtureServer(listing_site.root, snapshot="s1") as server:
-        await crawl(server, engine, [source])
-        server.snapshot = "s2"
-        await crawl(server, engine, [source])
+
+    await baseline_then_s2(listing_site, engine)
 
     with Session(engine) as session:
         rows = {row.title: row for row in session.exec(select(Item))}
