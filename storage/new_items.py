@@ -73,6 +73,9 @@ def insert_new(
     if not items:
         return
     defaults = column_defaults(Item)
+    # Unassessed items (a silent baseline's) take the model's defaults for the assessed
+    # columns: the same in every row, so converted once, not once per row.
+    assessing = context.assess is not unassessed
 
     def batches() -> Iterator[dict[str, list[Any]]]:
         # Shaped and assessed a batch at a time, as the database takes the rows: a large
@@ -81,7 +84,10 @@ def insert_new(
             part = items[start : start + ASSESS_BATCH]
             keys = [item.key for item in part]
             columns = {"key": keys, "key_hash": [digest(key) for key in keys]}
-            yield columns | item_columns(part) | _assessed(part, context, defaults["review_state"])
+            columns |= item_columns(part)
+            if assessing:
+                columns |= _assessed(part, context, defaults["review_state"])
+            yield columns
 
     same: dict[str, Any] = {
         "source_id": context.source_id,
@@ -91,10 +97,8 @@ def insert_new(
         "updated_at": context.now,
     }
     assessed = ("relevance", "matched_terms", "suppressed_by_id", "review_state", "reviewed_at")
-    shaped = ("key", "key_hash", *item_columns([]))  # the batches' columns
-    same |= {
-        name: value for name, value in defaults.items() if name not in {*shaped, *same, *assessed}
-    }
+    per_row = {"key", "key_hash", *item_columns([]), *(assessed if assessing else ())}
+    same |= {name: value for name, value in defaults.items() if name not in {*per_row, *same}}
     insert_batches(session.connection(), table_of(Item), batches(), same=same)
     copy_first_versions(session, context, last_id=last_id, count=len(items))
 
