@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ def coverage(items: Sequence[ExtractedItem]) -> dict[str, float]:
 
 def _filled(items: Sequence[ExtractedItem], name: str) -> int:
     attribute = "url" if name == "link" else name
-    return sum(getattr(item, attribute) is not None for item in items)
+    # Counted in C (attrgetter, list.count): this runs for every field of every item.
+    return len(items) - list(map(attrgetter(attribute), items)).count(None)
 
 
 @dataclass(frozen=True, slots=True)
