@@ -52,8 +52,9 @@ def _unshared(value: str) -> str:
 
     Both drivers (sqlite3, psycopg's COPY) keep the UTF-8 form of every non-ASCII str they
     bind inside that str, for as long as it lives. Bound directly, each title and summary of
-    a run's items would carry a second copy until the run ends: ~6 MB more at the peak of a
-    20,000-item first run. A copy made here goes with its row.
+    a run's items would carry a second copy until the run ends: ~5 MB more at the peak of a
+    20,000-item first run with its detail pages (bench/README.md). A copy made here goes
+    with its row.
     """
     return "".join((value, ""))  # two parts: join makes a new string; one would be reused
 
