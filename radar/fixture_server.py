@@ -134,8 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
-        if header(reply.headers, "Content-Length") is not None:
-            self.close_connection = True  # a scripted, possibly lying length: do not reuse
+        if header(reply.headers, "Content-Length") or header(reply.headers, "Transfer-Encoding"):
+            self.close_connection = True  # a scripted, possibly lying framing: do not reuse
         elif reply.status != 304:
             self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()

@@ -1,5 +1,5 @@
-"""Fetching pages politely. Every httpx call in the project lives in this module and in
-scraper.transport (how the bytes move).
+"""Fetching pages politely. Every HTTP request in the project is made in this module and
+carried by scraper.transport.
 
 One `Fetcher` per process run: it holds the HTTP client, the per-host limiter and the
 robots.txt cache. `fetch` obeys robots.txt, waits its turn for the host, sends conditional
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -23,11 +24,11 @@ from radar.errors import DisallowedByRobots, PermanentFetchError, TransientFetch
 from scraper.politeness import HostLimiter, Limiter
 from scraper.response import FetchResult, Validators, parse_retry_after
 from scraper.robots import MAX_ROBOTS_BYTES, RobotsAnswer, RobotsCache
-from scraper.transport import LoopbackTransport, pooled_transport
+from scraper.transport import AiohttpTransport, LoopbackTransport
 from scraper.urls import absolute_url, host_of, is_allowed
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Mapping
 
     from tenacity import RetryCallState
 
@@ -48,6 +49,8 @@ class _Redirect:
 
 
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+# What httpx.Response decodes whatever optional packages are installed.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 class Fetcher:
@@ -77,18 +80,24 @@ class Fetcher:
             jitter=settings.backoff_initial,
             max=settings.backoff_max,
         )
-        self._client = httpx.AsyncClient(
-            transport=LoopbackTransport(host_map) if host_map is not None else pooled_transport(),
-            headers={"User-Agent": settings.user_agent_header, "Accept": ACCEPT},
-            timeout=settings.timeout,
-            follow_redirects=False,
+        # Requests go to the transport as httpx models, without httpx.AsyncClient: its cookie
+        # jar and redirect handling are not wanted here (redirects are checked hop by hop
+        # below), and it cost as much CPU per request as the transport itself.
+        self._transport: httpx.AsyncBaseTransport = (
+            LoopbackTransport(host_map) if host_map is not None else AiohttpTransport()
         )
+        self._headers = {
+            "User-Agent": settings.user_agent_header,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
+        self._extensions = {"timeout": httpx.Timeout(settings.timeout).as_dict()}
 
     async def __aenter__(self) -> Fetcher:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
 
     @property
     def agent(self) -> str:
@@ -174,7 +183,7 @@ class Fetcher:
         headers = validators.headers() if validators else {}
         started = time.monotonic()
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
+            async with self._get(url, headers) as response:
                 location = response.headers.get("Location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     self._record(url, response, b"")
@@ -233,17 +242,48 @@ class Fetcher:
         return b"".join(chunks)
 
     async def _fetch_robots(self, robots_url: str) -> RobotsAnswer:
-        host = host_of(robots_url)
         try:
-            async with (
-                self._limiter.slot(host),
-                self._client.stream("GET", robots_url, follow_redirects=True) as response,
-            ):
-                body = await _read_prefix(response, MAX_ROBOTS_BYTES)
+            async with self._limiter.slot(host_of(robots_url)):
+                status, body = await self._robots_body(robots_url)
         except httpx.HTTPError:
             return RobotsAnswer(status=None, text=None)
-        self._record(robots_url, response, body)
-        return RobotsAnswer(status=response.status_code, text=body.decode("utf-8", "replace"))
+        return RobotsAnswer(status=status, text=body.decode("utf-8", "replace"))
+
+    async def _robots_body(self, robots_url: str) -> tuple[int, bytes]:
+        """robots.txt's status and body, after up to five redirects to any host (RFC 9309
+        §2.3.1.2); more, or an unusable one, is an unreachable robots.txt."""
+        url = robots_url
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._get(url) as response:
+                location = response.headers.get("Location")
+                if response.status_code not in REDIRECT_STATUSES or not location:
+                    body = await _read_prefix(response, MAX_ROBOTS_BYTES)
+                    self._record(robots_url, response, body)
+                    return response.status_code, body
+            target = absolute_url(url, location)
+            if target is None:
+                break
+            url = target
+        raise httpx.TooManyRedirects(
+            "robots.txt redirects too often or nowhere", request=response.request
+        )
+
+    @asynccontextmanager
+    async def _get(
+        self, url: str, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        """One GET through the transport; the response is closed when the block ends."""
+        request = httpx.Request(
+            "GET",
+            url,
+            headers={**self._headers, **headers} if headers else self._headers,
+            extensions=self._extensions,
+        )
+        response = await self._transport.handle_async_request(request)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     def _record(self, url: str, response: httpx.Response, body: bytes) -> None:
         if self._on_response is not None:

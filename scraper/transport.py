@@ -1,103 +1,131 @@
-"""How requests reach servers: httpx's pooled transport made cheaper, and a loopback one.
+"""How requests reach servers: httpx's requests carried by aiohttp's connection pool.
 
-scraper.fetch decides what to ask and when (politeness, retries, caps); this module only
-moves the bytes. Two speed-ups live here, both measured in bench/README.md: a sniffio
-import that is not retried on every lock, and an idle-connection check that looks the
-socket up once per connection. Neither changes behaviour; if httpcore's internals move,
-the stock transport is used.
+scraper.fetch decides what to ask and when (politeness, retries, caps) through httpx's
+client API; this module only moves the bytes. httpx's own transport (httpcore, h11, anyio)
+is pure Python and cost ~1 ms of CPU a request here; aiohttp parses HTTP in C (llhttp) and
+pools connections on asyncio directly, for a third of that (bench/README.md has the
+figures). Bodies come back undecoded, so httpx still handles Content-Encoding, and
+aiohttp's errors are translated into httpx's, so the fetcher sees one client.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import select
-import sys
+import asyncio
 from typing import TYPE_CHECKING, Any
 
-import httpcore
+import aiohttp
 import httpx
+import yarl
 
 if TYPE_CHECKING:
-    import socket
-    import ssl
-    from collections.abc import Mapping
+    from collections.abc import AsyncIterator, Mapping
 
-# httpcore tries `import sniffio` each time it makes a lock (several per request); anyio
-# no longer needs sniffio, and a failed import is not cached, so without this every request
-# searched sys.path again (a quarter of the fetch CPU). Mark it absent, once.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+# httpx's default pool size; politeness (scraper.politeness) keeps far fewer per host.
+MAX_CONNECTIONS = 100
+READ_CHUNK = 64 * 1024
 
 
-def _readable(sock: socket.socket | None) -> bool:
-    """True when an idle pooled socket has data or EOF waiting: the server closed it."""
-    if sock is None or sock.fileno() < 0:
-        return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+class _Body(httpx.AsyncByteStream):
+    """A response body as aiohttp receives it; closing it frees or drops the connection."""
 
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's stream, with the socket looked up once rather than on every pool check."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket = inner.get_extra_info("socket")
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _translated(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(*args, **kwargs))
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return _readable(self._socket)
-        return self._inner.get_extra_info(info)
+        # A body left unread (a size cap, robots.txt's prefix) cannot share its connection.
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
 
 
-class _Backend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends httpx requests over one aiohttp session, created in the running loop."""
 
-    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_tcp(*args, **kwargs))
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
 
-    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.connect_unix_socket(*args, **kwargs))
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                # Per-host limits are the politeness limiter's job, not the pool's.
+                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS, limit_per_host=0),
+                # Stateless: a source's cookies never follow into another request.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                read_bufsize=READ_CHUNK,
+            )
+            # aiohttp resends a GET at once when its connection drops (RFC 9112 §9.3.1);
+            # retries are the fetcher's, after a backoff and in the host's politeness budget.
+            self._session._retry_connection = False
+        return self._session
 
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {})
+        body = await request.aread()
+        with _translated(request):
+            response = await self._open().request(
+                request.method,
+                # Sent as httpx encoded it: yarl would re-quote it (an OECD query's %2F).
+                yarl.URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=body or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            )
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context (trust store loaded once) for every Fetcher of the process: building
-    one per Fetcher fragmented the heap of `radar schedule` by ~0.3 MB a run, never returned."""
-    return httpx.create_ssl_context()
+class _translated:
+    """aiohttp's and asyncio's errors raised as the httpx errors the fetcher handles."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        if error is None or not isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
+            return
+        translated = _httpx_error(error)
+        raise translated(f"{type(error).__name__}: {error}", request=self._request) from error
 
 
-def pooled_transport() -> httpx.AsyncHTTPTransport:
-    """httpx's transport, with httpcore's idle-connection check made cheap.
-
-    Before each request httpcore asks every pooled connection whether the server closed it;
-    through anyio each answer rebuilt a dict of socket attributes, a quarter of the CPU per
-    page with 16 connections. Only a speed-up: if those internals move, nothing is changed.
-    """
-    transport = httpx.AsyncHTTPTransport(verify=_ssl_context())
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.AsyncNetworkBackend):
-        pool._network_backend = _Backend(backend)  # type: ignore[union-attr]
-    return transport
+def _httpx_error(error: BaseException) -> type[httpx.TransportError]:
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout
+    if isinstance(error, asyncio.TimeoutError):
+        return httpx.ReadTimeout
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return httpx.ConnectError
+    if isinstance(error, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol
+    if isinstance(error, aiohttp.ClientResponseError | aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError
+    return httpx.ReadError
 
 
 class LoopbackTransport(httpx.AsyncBaseTransport):
@@ -109,7 +137,7 @@ class LoopbackTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, host_map: Mapping[str, str]) -> None:
         self._map = {host.lower(): address for host, address in host_map.items()}
-        self._inner = pooled_transport()
+        self._inner = AiohttpTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         address = self._map.get(request.url.host.lower())
@@ -126,7 +154,9 @@ class LoopbackTransport(httpx.AsyncBaseTransport):
             stream=request.stream,
             extensions=request.extensions,
         )
-        return await self._inner.handle_async_request(loopback)
+        response = await self._inner.handle_async_request(loopback)
+        response.request = request  # its URL is the page's, not the loopback address
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -387,12 +387,11 @@ def _chunked(payload: bytes, *, chunk: int = 1024, terminated: bool = True) -> b
 async def test_streamed_body_without_a_usable_length_is_cut_at_the_cap(
     server: FixtureServer, sleeps: SleepRecorder
 ) -> None:
-    # The fixture server adds a Content-Length to every reply that lacks one, so the body is
-    # sent chunked with a decoy length: Transfer-Encoding wins (RFC 9112 6.3), the 100 kB are
-    # unknown until streamed. The chunked body is never terminated, so reading it whole would
-    # end in a protocol error (transient); stopping at the cap is permanent.
+    # Sent chunked, the 100 kB are unknown until streamed. The chunked body is never
+    # terminated, so reading it whole would end in a protocol error (transient); stopping
+    # at the cap is permanent.
     body = _chunked(b"y" * 100_000, terminated=False)
-    headers = {"Transfer-Encoding": "chunked", "Content-Length": "100"}
+    headers = {"Transfer-Encoding": "chunked"}
     server.script(HOST, "/page/", [Fault(200, headers, body)])
     async with make_fetcher(server, sleeps, max_response_bytes=CAP) as fetcher:
         with pytest.raises(PermanentFetchError, match="larger than 2048 bytes"):
@@ -400,6 +399,22 @@ async def test_streamed_body_without_a_usable_length_is_cut_at_the_cap(
 
     assert statuses(server, "/page/") == [200]
     assert sleeps.waits == []
+
+
+async def test_a_reply_framed_both_by_length_and_chunks_is_refused(
+    server: FixtureServer, sleeps: SleepRecorder
+) -> None:
+    # Content-Length beside Transfer-Encoding is how responses are smuggled or split
+    # (RFC 9112 6.3): never read as a page, retried as a broken answer.
+    body = _chunked(b"<h1>Smuggled</h1>", terminated=True)
+    headers = {"Transfer-Encoding": "chunked", "Content-Length": "5"}
+    server.script(HOST, "/page/", [Fault(200, headers, body)] * 2)
+    async with make_fetcher(server, sleeps, max_attempts=2) as fetcher:
+        with pytest.raises(TransientFetchError, match="connection failed"):
+            await fetcher.fetch(f"http://{HOST}/page/", source=SOURCE)
+
+    assert statuses(server, "/page/") == [200, 200]
+    assert len(sleeps.waits) == 1
 
 
 async def test_body_at_the_cap_is_accepted(server: FixtureServer, sleeps: SleepRecorder) -> None:
