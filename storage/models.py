@@ -166,13 +166,19 @@ sa.event.listen(
 
 
 class ItemVersion(SQLModel, table=True):
-    """The editorial fields of an item as one run saw them, whenever they changed."""
+    """An earlier state of an item's editorial fields, kept when a run replaced it.
+
+    The current state lives on the item row only: most items never change, so keeping it
+    here as well would double every source's rows (and, on PostgreSQL, the time to store
+    a first run). `recorded_at` is when the state was first seen; `run_id` the run that
+    replaced it. storage.queries.item_history gives the whole sequence, current included.
+    """
 
     __tablename__ = "item_version"
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
-    run_id: int = Field(foreign_key="run.id", index=True)
+    run_id: int = Field(foreign_key="run.id", index=True)  # the run that replaced this state
     recorded_at: dt.datetime = _when(default_factory=utcnow)
     title: str = Field(sa_type=sa.Text)
     summary: str | None = Field(default=None, sa_type=sa.Text)

@@ -1,8 +1,9 @@
-"""A run's new items: their rows in bulk, and their first versions and NEW events.
+"""A run's new items: their rows in bulk, and their NEW events.
 
 Rows are assessed (relevance, suppression rules) a batch at a time as the database takes
-them; the first versions and events are then copied by the database from the rows just
-inserted, so nothing is read back or sent twice. All inside the caller's transaction.
+them; the events are then copied by the database from the rows just inserted, so nothing
+is read back or sent twice. All inside the caller's transaction. A new item has no
+version row: `item_version` keeps only states a later run replaced (storage.record).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlmodel import Session, col
 
 from radar.errors import StorageError
 from storage.bulk import insert_batches, table_of
-from storage.models import Event, EventKind, Item, ItemVersion, UTCDateTime
-from storage.repository import digest, item_columns, sql_date_text
+from storage.models import Event, EventKind, Item, UTCDateTime
+from storage.repository import digest, item_columns
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -56,7 +57,7 @@ class RunContext:
     assess: Callable[[ExtractedItem], Assessment] = unassessed
 
 
-def column_defaults(model: type[Item | ItemVersion | Event]) -> dict[str, Any]:
+def column_defaults(model: type[Item | Event]) -> dict[str, Any]:
     """The model's Python-side defaults: a bulk INSERT bypasses the model's constructor."""
     return {
         name: field.get_default(call_default_factory=True)
@@ -68,8 +69,8 @@ def column_defaults(model: type[Item | ItemVersion | Event]) -> dict[str, Any]:
 def insert_new(
     session: Session, items: Sequence[ExtractedItem], context: RunContext, *, last_id: int
 ) -> None:
-    """Insert new items with their first versions and NEW events; `last_id` is the
-    source's highest stored item id."""
+    """Insert new items with their NEW events; `last_id` is the source's highest stored
+    item id."""
     if not items:
         return
     defaults = column_defaults(Item)
@@ -100,7 +101,7 @@ def insert_new(
     per_row = {"key", "key_hash", *item_columns([]), *(assessed if assessing else ())}
     same |= {name: value for name, value in defaults.items() if name not in {*per_row, *same}}
     insert_batches(session.connection(), table_of(Item), batches(), same=same)
-    copy_first_versions(session, context, last_id=last_id, count=len(items))
+    copy_new_events(session, context, last_id=last_id, count=len(items))
 
 
 def _assessed(
@@ -118,12 +119,12 @@ def _assessed(
     }
 
 
-def copy_first_versions(session: Session, context: RunContext, *, last_id: int, count: int) -> None:
-    """First versions and NEW events of the rows just inserted, copied by the database."""
+def copy_new_events(session: Session, context: RunContext, *, last_id: int, count: int) -> None:
+    """NEW events of the rows just inserted, copied by the database."""
     # Only this run writes this source's rows (the source lock) and ids only grow, so
     # the source's rows past its last stored id are exactly the new ones.
     new = (
-        sa.select(Item)
+        sa.select(col(Item.id))
         .where(col(Item.source_id) == context.source_id, col(Item.id) > last_id)
         .subquery()
     )
@@ -131,33 +132,21 @@ def copy_first_versions(session: Session, context: RunContext, *, last_id: int, 
     found = connection.execute(sa.select(sa.func.count()).select_from(new)).scalar_one()
     if found != count:
         raise StorageError(f"found {found} rows past id {last_id} for {count} new items")
-    date = sql_date_text(new.c.date_value, new.c.date_precision, connection.dialect)
-    # Each selected column is labelled with the column it fills: the INSERT's column list is
-    # read off the SELECT, so the two cannot fall out of order.
-    version = sa.select(
-        new.c.id.label("item_id"),
-        sa.literal(context.run_id).label("run_id"),
-        sa.literal(context.now, UTCDateTime()).label("recorded_at"),
-        new.c.title,
-        new.c.summary,
-        new.c.category,
-        date.label("date"),
-        new.c.fingerprint,
-    ).order_by(new.c.id)  # versions and events in listing order, as the items
-    connection.execute(_copy_into(ItemVersion, version))
     if not context.announce:
         return
+    # Each selected column is labelled with the column it fills: the INSERT's column list is
+    # read off the SELECT, so the two cannot fall out of order.
     event = sa.select(
         sa.literal(context.source_id).label("source_id"),
         new.c.id.label("item_id"),
         sa.literal(context.run_id).label("run_id"),
         sa.literal(str(EventKind.NEW)).label("kind"),
         sa.literal(context.now, UTCDateTime()).label("created_at"),
-    ).order_by(new.c.id)
+    ).order_by(new.c.id)  # events in listing order, as the items
     connection.execute(_copy_into(Event, event))
 
 
-def _copy_into(model: type[ItemVersion | Event], rows: sa.Select[Any]) -> sa.Insert:
+def _copy_into(model: type[Event], rows: sa.Select[Any]) -> sa.Insert:
     """INSERT … SELECT `rows` into `model`'s table, column for labelled column."""
     names = [column.name for column in rows.selected_columns]
     return sa.insert(model).from_select(names, rows)

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from radar.items import PartialDate, Precision
 from storage.models import SUCCESSFUL_RUNS, Event, Item, ItemVersion, Run, Source
+from storage.repository import stored_editorial
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -123,17 +124,36 @@ def announced_languages(session: Session) -> list[str]:
     return sorted(language for language in session.exec(statement) if language)
 
 
-def item_versions(session: Session, item_ids: Sequence[int]) -> dict[int, list[ItemVersion]]:
-    """Each item's recorded versions, oldest first: what an editor compares old → new."""
-    versions: dict[int, list[ItemVersion]] = {item_id: [] for item_id in item_ids}
-    statement = (
+def item_history(session: Session, item_ids: Sequence[int]) -> dict[int, list[ItemVersion]]:
+    """Each item's states, oldest first, ending with its current one (unsaved, its
+    `recorded_at` the item's last change): what an editor compares old → new."""
+    history: dict[int, list[ItemVersion]] = {item_id: [] for item_id in item_ids}
+    earlier = (
         select(ItemVersion)
         .where(col(ItemVersion.item_id).in_(item_ids))
         .order_by(col(ItemVersion.item_id), col(ItemVersion.id))
     )
-    for version in session.exec(statement):
-        versions[version.item_id].append(version)
-    return versions
+    for version in session.exec(earlier):
+        history[version.item_id].append(version)
+    for item in session.exec(select(Item).where(col(Item.id).in_(item_ids))):
+        assert item.id is not None
+        history[item.id].append(current_version(item))
+    return history
+
+
+def current_version(item: Item) -> ItemVersion:
+    """An item's current editorial state in the form of its kept versions."""
+    assert item.id is not None
+    return ItemVersion(
+        item_id=item.id,
+        run_id=0,  # not stored: no run has replaced it
+        recorded_at=item.updated_at,
+        title=item.title,
+        summary=item.summary,
+        category=item.category,
+        date=stored_editorial(item)["date"],
+        fingerprint=item.fingerprint,
+    )
 
 
 def _announced(item: Item, source: Source) -> AnnouncedItem:

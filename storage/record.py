@@ -95,12 +95,12 @@ class DiffRecorder:
         self.session.add(row)
 
     def _update(self, row: Item, item: ExtractedItem) -> None:
+        self._keep_version(row)
         for name, value in item_fields(item).items():
             setattr(row, name, value)
         self._assess(row, item)
         row.updated_at = self.context.now
         self.session.add(row)
-        self._version(row)
 
     def _assess(self, row: Item, item: ExtractedItem) -> Assessment:
         assessment = self.context.assess(item)
@@ -108,18 +108,20 @@ class DiffRecorder:
         return assessment
 
     def _version_same(self) -> dict[str, Any]:
-        return {"run_id": self.context.run_id, "recorded_at": self.context.now}
+        return {"run_id": self.context.run_id}
 
     def _event_same(self) -> dict[str, Any]:
         context = self.context
         return {"source_id": context.source_id, "run_id": context.run_id, "created_at": context.now}
 
-    def _version(self, row: Item) -> None:
+    def _keep_version(self, row: Item) -> None:
+        """Keep the state this run is about to replace, with the time it was recorded."""
         assert row.id is not None
         date = stored_editorial(row)["date"]
         self._versions.append(
             {
                 "item_id": row.id,
+                "recorded_at": row.updated_at,
                 "title": row.title,
                 "summary": row.summary,
                 "category": row.category,

@@ -216,28 +216,6 @@ def stored_editorial(item: EditorialRow) -> dict[str, str | None]:
     return {"title": item.title, "summary": item.summary, "date": date, "category": item.category}
 
 
-# How each precision's text is written by the database: PartialDate.__str__'s form.
-_DATE_FORMATS = {
-    "postgresql": {"year": "YYYY", "month": "YYYY-MM", "day": "YYYY-MM-DD"},
-    "sqlite": {"year": "%Y", "month": "%Y-%m", "day": "%Y-%m-%d"},
-}
-
-
-def sql_date_text(
-    value: sa.ColumnElement[Any], precision: sa.ColumnElement[Any], dialect: sa.Dialect
-) -> sa.ColumnElement[Any]:
-    """SQL giving the stored date's text as stored_editorial gives it, for copies made by
-    the database itself (a test holds the two to the same texts)."""
-    formats = _DATE_FORMATS[dialect.name]
-
-    def formatted(name: str) -> sa.ColumnElement[Any]:
-        if dialect.name == "postgresql":
-            return sa.func.to_char(value, formats[name])
-        return sa.func.strftime(formats[name], value)
-
-    return sa.case(*((precision == name, formatted(name)) for name in formats), else_=None)
-
-
 @cache
 def _date_text(value: dt.date | None, precision: str | None) -> str | None:
     # Cached: a source's 100k items share a few thousand dates.

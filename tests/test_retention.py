@@ -62,12 +62,13 @@ def test_old_runs_without_events_go_and_history_stays(engine: Engine) -> None:
     with Session(engine) as session:
         kept = list(session.exec(select(Run.id).order_by(col(Run.id))))
         memos = list(session.exec(select(PageMemo.url)))
-    # 1 and 9 have item versions or events; 6-9 and 11 are the last five complete runs.
-    assert kept == [ids[0], ids[5], ids[6], ids[7], ids[8], ids[10]]
-    assert (report.runs, report.memos) == (5, 1)
+    # 9 has an event (nothing was ever replaced: no versions); 6-9 and 11 are the last five
+    # complete runs. The silent baseline, 1, is referred to by nothing and goes.
+    assert kept == [ids[5], ids[6], ids[7], ids[8], ids[10]]
+    assert (report.runs, report.memos) == (6, 1)
     assert memos == [SOURCE_URL]
     after = _counts(engine)
-    assert after == {**before, "Run": before["Run"] - 5, "PageMemo": before["PageMemo"] - 1}
+    assert after == {**before, "Run": before["Run"] - 6, "PageMemo": before["PageMemo"] - 1}
 
 
 def test_after_pruning_the_source_is_still_past_its_silent_baseline(engine: Engine) -> None:
@@ -85,7 +86,7 @@ def test_a_dry_run_counts_and_deletes_nothing(sqlite_engine: Engine) -> None:
 
     report = prune(sqlite_engine, SETTINGS, dry_run=True)
 
-    assert (report.runs, report.memos) == (5, 1)
+    assert (report.runs, report.memos) == (6, 1)
     assert _counts(sqlite_engine) == before
 
 

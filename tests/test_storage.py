@@ -42,6 +42,7 @@ from storage.models import (
     RunStatus,
     Source,
 )
+from storage.queries import item_history
 from storage.repository import digest, load_memos
 from tests.db_fixtures import SOURCE_URL, html_spec, make_item, memo, record
 
@@ -77,7 +78,8 @@ def event_rows(engine: Engine, run_id: int | None) -> list[Event]:
         return list(session.exec(select(Event).where(Event.run_id == run_id)))
 
 
-def versions_of(engine: Engine, key: str) -> list[ItemVersion]:
+def kept_versions(engine: Engine, key: str) -> list[ItemVersion]:
+    """The item_version rows of an item: the states later runs replaced."""
     with Session(engine) as session:
         statement = (
             select(ItemVersion)
@@ -86,6 +88,14 @@ def versions_of(engine: Engine, key: str) -> list[ItemVersion]:
             .order_by(col(ItemVersion.id))
         )
         return list(session.exec(statement))
+
+
+def history_of(engine: Engine, key: str) -> list[ItemVersion]:
+    """Every state of an item, oldest first, the current one last."""
+    with Session(engine) as session:
+        item_id = session.exec(select(Item.id).where(Item.key == key)).one()
+        assert item_id is not None
+        return item_history(session, [item_id])[item_id]
 
 
 def run_row(engine: Engine, run_id: int | None) -> Run:
@@ -255,6 +265,41 @@ def test_an_older_database_is_still_migrated(engine: Engine) -> None:
     assert at_schema_revision(engine)
 
 
+def test_migration_0007_keeps_only_replaced_states_and_goes_back(engine: Engine) -> None:
+    spec = html_spec()
+    runs = [
+        record(engine, spec, [A, B]).run_id,
+        record(engine, spec, [make_item("a", title="Second title"), B]).run_id,
+        record(engine, spec, [make_item("a", title="Third title"), B]).run_id,
+    ]
+
+    def versions() -> list[tuple[str, int, str]]:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(Item.key, ItemVersion.run_id, ItemVersion.title)
+                .join(Item, col(ItemVersion.item_id) == Item.id)
+                .order_by(col(ItemVersion.id))
+            )
+            return [tuple(row) for row in rows]
+
+    kept = versions()
+    assert kept == [("a", runs[1], A.title), ("a", runs[2], "Second title")]
+
+    # Before 0007 every state had a row, the current one too, each naming the run that
+    # recorded it (the oldest one's is not known and keeps the run that replaced it).
+    command.downgrade(alembic_config(engine), "0006")
+    assert sorted(versions()) == sorted(
+        [
+            ("a", runs[1], A.title),
+            ("a", runs[1], "Second title"),
+            ("a", runs[2], "Third title"),
+            ("b", runs[0], B.title),
+        ]
+    )
+    command.upgrade(alembic_config(engine), "0007")
+    assert versions() == kept
+
+
 @pytest.mark.parametrize("start", ["migrated down to base", "nothing at all"])
 def test_processes_starting_together_on_a_new_database_migrate_it_in_turn(
     engine: Engine, start: str
@@ -366,14 +411,12 @@ def test_added_edited_and_removed_items_make_exactly_one_event_each(engine: Engi
     assert items["c"].removed_at is not None
     assert active_keys(engine) == {"a", "b", "d"}
 
-    assert [v.title for v in versions_of(engine, "b") if v.run_id == outcome.run_id] == [
-        "A better title"
-    ]
-    assert [v.title for v in versions_of(engine, "d") if v.run_id == outcome.run_id] == [
-        "Title of d"
-    ]
-    for untouched in ("a", "c"):
-        assert all(v.run_id != outcome.run_id for v in versions_of(engine, untouched))
+    before, after = history_of(engine, "b")
+    assert (before.title, after.title) == ("Title of b", "A better title")
+    assert [v.run_id for v in kept_versions(engine, "b")] == [outcome.run_id]  # it replaced b's
+    assert [v.title for v in history_of(engine, "d")] == ["Title of d"]
+    for unedited in ("a", "c", "d"):
+        assert kept_versions(engine, unedited) == []
 
     run = run_row(engine, outcome.run_id)
     assert (run.new, run.changed, run.removed, run.reappeared) == (1, 1, 1, 0)
@@ -394,24 +437,22 @@ def test_every_editorial_field_change_is_recorded_with_its_values(engine: Engine
             "date": [None, "2024-04"],
         }
     }
-    (version,) = (v for v in versions_of(engine, "a") if v.run_id == outcome.run_id)
-    assert (version.summary, version.category, version.date) == (
-        "Nyt resumé",
-        "Værktøjer",
-        "2024-04",
-    )
+    before, after = history_of(engine, "a")
+    assert (before.summary, before.category, before.date) == (None, None, None)
+    assert (after.summary, after.category, after.date) == ("Nyt resumé", "Værktøjer", "2024-04")
+    assert before.recorded_at < after.recorded_at
     row = stored_items(engine)["a"]
     assert (row.date_value, row.date_precision) == (dt.date(2024, 4, 1), "month")
     assert row.fingerprint == edited.fingerprint()
 
 
-def test_new_items_first_versions_and_events_are_copied_in_listing_order(
+def test_new_items_keep_no_version_rows_and_their_events_follow_the_listing(
     engine: Engine,
 ) -> None:
-    # The database copies them from the new rows: the dates must read as PartialDate
-    # writes them, at every precision and for years under 1000 too.
+    # A new item's only state is its row: its history reads it back, dates at every
+    # precision and for years under 1000 too.
     spec = html_spec()
-    baseline = record(engine, spec, [A])
+    record(engine, spec, [A])
     dated = {
         "y5": PartialDate(dt.date(5, 1, 1), Precision.YEAR),
         "m999": PartialDate(dt.date(999, 12, 1), Precision.MONTH),
@@ -424,15 +465,14 @@ def test_new_items_first_versions_and_events_are_copied_in_listing_order(
     ]
     outcome = record(engine, spec, [A, *items])
 
-    [first] = versions_of(engine, "a")
-    assert (first.run_id, first.title) == (baseline.run_id, A.title)
-    for item in items:
-        [version] = versions_of(engine, item.key)
-        assert (version.run_id, version.title, version.summary, version.category) == (
-            outcome.run_id, item.title, item.summary, item.category,
+    for item in [A, *items]:
+        assert kept_versions(engine, item.key) == []
+        [state] = history_of(engine, item.key)
+        assert (state.title, state.summary, state.category) == (
+            item.title, item.summary, item.category,
         )  # fmt: skip
-        assert version.date == (str(item.date) if item.date else None)
-        assert version.fingerprint == item.fingerprint()
+        assert state.date == (str(item.date) if item.date else None)
+        assert state.fingerprint == item.fingerprint()
     assert stored_events(engine, outcome.run_id) == [("new", key) for key in dated]
 
 
@@ -462,8 +502,9 @@ def test_new_items_in_many_batches_keep_each_row_its_own(
         assert row.key_hash == digest(item.key)
         assert row.fingerprint == item.fingerprint()
         assert (row.relevance > 0) is topics[item.title.split(": ")[1]]
-        [version] = versions_of(engine, item.key)
-        assert (version.title, version.fingerprint) == (item.title, item.fingerprint())
+        [state] = history_of(engine, item.key)
+        assert (state.title, state.fingerprint) == (item.title, item.fingerprint())
+        assert kept_versions(engine, item.key) == []
     assert stored_events(engine, outcome.run_id) == [("new", item.key) for item in items]
 
 

@@ -13,7 +13,7 @@ from storage.queries import (
     announced_items,
     announced_languages,
     count_announced,
-    item_versions,
+    item_history,
 )
 from tests.db_fixtures import html_spec, make_item, record
 
@@ -51,6 +51,9 @@ def test_search_filters_paging_and_history(engine: Engine) -> None:
         assert len(first) == 2 and len(rest) == 1
         assert {r.id for r in first}.isdisjoint(r.id for r in rest)
         changed = next(r for r in first + rest if r.key == "c")
-        versions = item_versions(session, [changed.id])[changed.id]
+        versions = item_history(session, [changed.id])[changed.id]
     assert [v.title for v in versions] == ["Citizens' assembly", "Citizens' assemblies"]
     assert versions[0].summary == "Climate" and versions[1].summary is None
+    # The earlier state is kept with when it was first seen; the current one is the item's.
+    assert versions[0].recorded_at < versions[1].recorded_at
+    assert versions[0].id is not None and versions[1].id is None

@@ -21,7 +21,7 @@ from storage.queries import (
     announced_items,
     announced_languages,
     count_announced,
-    item_versions,
+    item_history,
 )
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def load_queue(engine: Engine, config: RadarConfig, query: QueueQuery) -> QueueP
         pages = max(1, -(-total // PAGE_SIZE))
         offset = (min(query.page, pages) - 1) * PAGE_SIZE
         rows = announced_items(session, only=only, limit=PAGE_SIZE, offset=offset)
-        versions = item_versions(session, [row.id for row in rows])
+        versions = item_history(session, [row.id for row in rows])
         covered = catalogue_coverage(session, config)
         categories = announced_categories(session)
         languages = announced_languages(session)
