@@ -88,6 +88,12 @@ def node_text(node: LexborNode) -> str:
     Walks the tree with an explicit stack, not recursion: hostile pages nest thousands of
     elements deep.
     """
+    child = node.child
+    if child is None:
+        return ""
+    if child.next is None and child.is_text_node:
+        # The usual field, a link or a label holding only its text: nothing to walk.
+        return child.text_content or ""
     parts: list[str] = []
     # Each entry is a node to visit, or a string to emit once its subtree is done.
     stack: list[LexborNode | str] = list(reversed(list(node.iter(include_text=True))))

@@ -120,6 +120,25 @@ def test_node_text_direct() -> None:
     assert clean_text(node_text(node)) == "a b c"
 
 
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("<a id=x>Borgerpanel &amp; dialog</a>", "Borgerpanel & dialog"),  # one text node
+        ("<a id=x></a>", ""),
+        ("<a id=x><!-- skjult --></a>", ""),
+        ("<a id=x><!-- skjult -->Synlig</a>", "Synlig"),
+        ("<a id=x><script>skjult()</script></a>", ""),
+        ("<a id=x>Bo<b>rger</b></a>", "Borger"),
+    ],
+)
+def test_node_text_of_a_single_child_or_none(markup: str, expected: str) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    node = LexborHTMLParser(markup).css_first("#x")
+    assert node is not None
+    assert node_text(node) == expected
+
+
 # --- fields, items, next page, base ---------------------------------------------------------
 
 WORDPRESS = """<!DOCTYPE html>
