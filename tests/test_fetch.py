@@ -445,6 +445,42 @@ async def test_robots_disallow_blocks_the_page_without_requesting_it(
     assert paths(server) == ["/robots.txt", "/page/"]
 
 
+async def test_a_redirected_robots_txt_is_followed_to_its_rules(
+    server: FixtureServer, sleeps: SleepRecorder, site: Path
+) -> None:
+    # RFC 9309 2.3.1.2: robots.txt redirects are followed (here to another host, as an
+    # http → https or www move would), and the rules found there apply.
+    _write(
+        site / "_headers.json",
+        json.dumps({"/robots.txt": {"status": 301, "Location": f"http://{OTHER}/rules.txt"}}),
+    )
+    _write(site.parent / OTHER / "rules.txt", "User-agent: *\nDisallow: /private/\n")
+    async with make_fetcher(server, sleeps) as fetcher:
+        with pytest.raises(DisallowedByRobots):
+            await fetcher.fetch(f"http://{HOST}/private/", source=SOURCE)
+        allowed = await fetcher.fetch(f"http://{HOST}/page/", source=SOURCE)
+
+    assert allowed.status == 200
+    assert [(r.host, r.path, r.status) for r in server.requests] == [
+        (HOST, "/robots.txt", 301),
+        (OTHER, "/rules.txt", 200),
+        (HOST, "/page/", 200),
+    ]
+
+
+async def test_a_robots_txt_redirecting_in_a_loop_is_unreachable(
+    server: FixtureServer, sleeps: SleepRecorder, site: Path
+) -> None:
+    loop = {"/robots.txt": {"status": 302, "Location": "/robots.txt?again"}}
+    _write(site / "_headers.json", json.dumps(loop))
+    async with make_fetcher(server, sleeps) as fetcher:
+        with pytest.raises(DisallowedByRobots):
+            await fetcher.fetch(f"http://{HOST}/page/", source=SOURCE)
+
+    assert len(server.requests) == 6  # the first answer and five redirects, no more
+    assert paths(server) == ["/robots.txt"] * len(server.requests)
+
+
 async def test_robots_group_for_our_product_token_applies(
     server: FixtureServer, sleeps: SleepRecorder, site: Path
 ) -> None:
