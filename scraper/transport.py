@@ -1,24 +1,25 @@
 """How requests reach servers: httpx's requests carried by aiohttp's connection pool.
 
-scraper.fetch decides what to ask and when (politeness, retries, caps) through httpx's
-client API; this module only moves the bytes. httpx's own transport (httpcore, h11, anyio)
-is pure Python and cost ~1 ms of CPU a request here; aiohttp parses HTTP in C (llhttp) and
-pools connections on asyncio directly, for a third of that (bench/README.md has the
-figures). Bodies come back undecoded, so httpx still handles Content-Encoding, and
-aiohttp's errors are translated into httpx's, so the fetcher sees one client.
+scraper.fetch decides what to ask and when (politeness, retries, caps) and speaks httpx's
+request and response models; this module only moves the bytes. httpx's own transport
+(httpcore, h11, anyio) is pure Python and cost ~1 ms of CPU a request here; aiohttp parses
+HTTP in C (llhttp) and pools connections on asyncio directly, for a third of that
+(bench/README.md has the figures). Bodies come back undecoded, so httpx still handles
+Content-Encoding, and aiohttp's errors are raised as httpx's, so the fetcher sees one
+client. TLS is verified against the system's CA store (aiohttp's default context).
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import aiohttp
 import httpx
 import yarl
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Iterator, Mapping
 
 # httpx's default pool size; politeness (scraper.politeness) keeps far fewer per host.
 MAX_CONNECTIONS = 100
@@ -96,28 +97,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self._session.close()
 
 
-class _translated:
+@contextmanager
+def _translated(request: httpx.Request) -> Iterator[None]:
     """aiohttp's and asyncio's errors raised as the httpx errors the fetcher handles."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self._request = request
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
-    ) -> None:
-        if error is None or not isinstance(error, aiohttp.ClientError | asyncio.TimeoutError):
-            return
-        translated = _httpx_error(error)
-        raise translated(f"{type(error).__name__}: {error}", request=self._request) from error
+    try:
+        yield
+    except (TimeoutError, aiohttp.ClientError) as error:
+        message = f"{type(error).__name__}: {error}"
+        raise _httpx_error(error)(message, request=request) from error
 
 
 def _httpx_error(error: BaseException) -> type[httpx.TransportError]:
     if isinstance(error, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout
-    if isinstance(error, asyncio.TimeoutError):
+    if isinstance(error, TimeoutError):
         return httpx.ReadTimeout
     if isinstance(error, aiohttp.ClientConnectorError):
         return httpx.ConnectError
