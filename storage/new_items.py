@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from radar.items import ExtractedItem
 
 # New items shaped, assessed and handed to the database at a time. Smaller batches hold
-# less at once (a 20,000-item first run peaks ~6 MB lower than with 5,000) and cost a
-# little time (100k new items on SQLite: +0.1 s); see bench/README.md.
-ASSESS_BATCH = 2000
+# less at once: the 20,000-item benchmark run peaks ~1.5 MB lower with 500 than with
+# 2,000, for 0.1 % more instructions (PostgreSQL still gets one COPY); bench/README.md.
+ASSESS_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
