@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from radar.items import PartialDate, Precision
 from storage.models import SUCCESSFUL_RUNS, Event, Item, ItemVersion, Run, Source
-from storage.repository import stored_editorial
+from storage.repository import version_state
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -143,17 +143,7 @@ def item_history(session: Session, item_ids: Sequence[int]) -> dict[int, list[It
 
 def current_version(item: Item) -> ItemVersion:
     """An item's current editorial state in the form of its kept versions."""
-    assert item.id is not None
-    return ItemVersion(
-        item_id=item.id,
-        run_id=0,  # not stored: no run has replaced it
-        recorded_at=item.updated_at,
-        title=item.title,
-        summary=item.summary,
-        category=item.category,
-        date=stored_editorial(item)["date"],
-        fingerprint=item.fingerprint,
-    )
+    return ItemVersion(run_id=0, **version_state(item))  # not stored: nothing replaced it
 
 
 def _announced(item: Item, source: Source) -> AnnouncedItem:

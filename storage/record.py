@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from storage.bulk import insert_rows, table_of
 from storage.models import Event, EventKind, Item, ItemVersion
 from storage.new_items import insert_new
-from storage.repository import field_changes, item_fields, stored_editorial
+from storage.repository import field_changes, item_fields, stored_editorial, version_state
 
 if TYPE_CHECKING:
     from radar.items import ExtractedItem
@@ -116,19 +116,7 @@ class DiffRecorder:
 
     def _keep_version(self, row: Item) -> None:
         """Keep the state this run is about to replace, with the time it was recorded."""
-        assert row.id is not None
-        date = stored_editorial(row)["date"]
-        self._versions.append(
-            {
-                "item_id": row.id,
-                "recorded_at": row.updated_at,
-                "title": row.title,
-                "summary": row.summary,
-                "category": row.category,
-                "date": date,
-                "fingerprint": row.fingerprint,
-            }
-        )
+        self._versions.append(version_state(row))
 
     def _event(self, item_id: int | None, kind: EventKind, details: dict[str, Any] | None) -> None:
         if not self.context.announce:

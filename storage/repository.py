@@ -216,6 +216,18 @@ def stored_editorial(item: EditorialRow) -> dict[str, str | None]:
     return {"title": item.title, "summary": item.summary, "date": date, "category": item.category}
 
 
+def version_state(row: Item) -> dict[str, Any]:
+    """An item row's editorial state as item_version's columns, but for the replacing run:
+    the item, when the state was recorded, its fields and fingerprint."""
+    assert row.id is not None
+    return {
+        "item_id": row.id,
+        "recorded_at": row.updated_at,
+        **stored_editorial(row),
+        "fingerprint": row.fingerprint,
+    }
+
+
 @cache
 def _date_text(value: dt.date | None, precision: str | None) -> str | None:
     # Cached: a source's 100k items share a few thousand dates.
