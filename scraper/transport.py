@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # httpx's default pool size; politeness (scraper.politeness) keeps far fewer per host.
 MAX_CONNECTIONS = 100
+# A connection's read buffer; aiohttp's default is 256 KiB. Listing and detail pages are
+# tens of KB, and every figure in bench/README.md was measured with this size.
 READ_CHUNK = 64 * 1024
 
 
