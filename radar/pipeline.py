@@ -24,7 +24,9 @@ from radar.runs import (
     settle,
     start_run,
 )
+from scraper import listing_worker
 from scraper.adapters import adapter_for
+from scraper.listing_worker import ListingWorker
 from storage.locks import source_lock
 from storage.models import RunStatus
 from storage.repository import items_by_key, load_memos
@@ -166,7 +168,11 @@ async def run_sources(
     on_done: Callable[[RunOutcome], None] | None = None,
     relevance: RelevanceSettings | None = None,
 ) -> list[RunOutcome]:
-    """Run every source concurrently (the fetcher keeps each host polite); keep config order."""
+    """Run every source concurrently (the fetcher keeps each host polite); keep config order.
+
+    Their listing walks share one extraction worker (scraper.listing_worker), unless the
+    caller already serves one or the crawler settings want none.
+    """
 
     async def one(spec: SourceSpec) -> RunOutcome:
         outcome = await _guarded(spec, engine=engine, fetcher=fetcher, relevance=relevance)
@@ -174,4 +180,8 @@ async def run_sources(
             on_done(outcome)
         return outcome
 
-    return list(await asyncio.gather(*(one(spec) for spec in specs)))
+    worker = listing_worker.current()
+    if worker is None and fetcher.settings.wants_extraction_worker:
+        worker = ListingWorker()
+    with listing_worker.serving(worker):
+        return list(await asyncio.gather(*(one(spec) for spec in specs)))

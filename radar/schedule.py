@@ -38,7 +38,9 @@ from radar.pipeline import run_sources
 from radar.publish import write_feeds
 from radar.retention import prune
 from radar.settings_ops import Schedule, parse_schedule, source_schedule
+from scraper import listing_worker
 from scraper.fetch import Fetcher
+from scraper.listing_worker import ListingWorker
 from scraper.politeness import HostLimiter
 from storage.db import display_url
 from storage.locks import source_lock
@@ -106,6 +108,8 @@ class Daemon:
         # One politeness budget per host for the daemon's whole life, across all sources.
         crawler = config.crawler
         self.limiter = HostLimiter(delay=crawler.host_delay, concurrency=crawler.host_concurrency)
+        # And one extraction worker, whose child lives only while some listing is walked.
+        self.listing_worker = ListingWorker()
         self._keys: dict[str, tuple[Any, ...]] = {}
         self._running: dict[asyncio.Task[Any], str] = {}
         self._stopping = asyncio.Event()
@@ -195,12 +199,16 @@ class Daemon:
             async with Fetcher(
                 config.crawler, host_map=self.host_map, on_response=hook, limiter=self.limiter
             ) as fetcher:
-                [outcome] = await run_sources(
-                    [spec], engine=self.engine, fetcher=fetcher, relevance=config.relevance
-                )
+                with listing_worker.serving(self._listing_worker(config)):
+                    [outcome] = await run_sources(
+                        [spec], engine=self.engine, fetcher=fetcher, relevance=config.relevance
+                    )
             self._report(outcome, time.monotonic() - started)
             if outcome.status is not RunStatus.SKIPPED:
                 await self._publish(config)
+
+    def _listing_worker(self, config: RadarConfig) -> ListingWorker | None:
+        return self.listing_worker if config.crawler.wants_extraction_worker else None
 
     async def _prune(self) -> None:
         if self._stopping.is_set():

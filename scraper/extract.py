@@ -7,14 +7,12 @@ scraper.normalise, so a parser change touches this file alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from scraper.spec import Selector
 
 # Text inside these never reaches a reader.
 INVISIBLE_TAGS = frozenset({"script", "style", "template", "noscript", "head", "svg", "iframe"})
@@ -65,6 +63,16 @@ def validate_selector(css: str) -> None:
         raise ValueError(f"invalid CSS selector {css!r}") from exc
 
 
+class Pick(Protocol):
+    """A selector as extraction reads it: scraper.spec.Selector, or a listing job's copy."""
+
+    @property
+    def css(self) -> str: ...
+
+    @property
+    def attr(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """One item's fields exactly as selected: strings still to be cleaned, or None."""
@@ -80,6 +88,20 @@ class ListingPage:
     records: tuple[RawRecord, ...]
     next_href: str | None
     base_href: str | None
+
+    @property
+    def has_items(self) -> bool:
+        return bool(self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingLinks:
+    """Where a listing page leads, read without its records: the raw next-page link, the raw
+    <base href>, and whether any item element is there at all."""
+
+    next_href: str | None
+    base_href: str | None
+    has_items: bool
 
 
 def node_text(node: LexborNode) -> str:
@@ -112,7 +134,7 @@ def node_text(node: LexborNode) -> str:
     return "".join(parts)
 
 
-def _select(scope: LexborNode, selector: Selector) -> str | None:
+def _select(scope: LexborNode, selector: Pick) -> str | None:
     node = scope.css_first(selector.css)
     if node is None:
         return None
@@ -122,7 +144,7 @@ def _select(scope: LexborNode, selector: Selector) -> str | None:
 
 
 def extract_listing(
-    html: str, *, item: str, fields: Mapping[str, Selector], next_page: Selector | None
+    html: str, *, item: str, fields: Mapping[str, Pick], next_page: Pick | None
 ) -> ListingPage:
     """Select every item element and, inside each, every configured field."""
     tree = LexborHTMLParser(html)
@@ -130,14 +152,24 @@ def extract_listing(
         RawRecord({name: _select(node, selector) for name, selector in fields.items()})
         for node in tree.css(item)
     )
+    next_href, base_href = _links(tree, next_page)
+    return ListingPage(records=records, next_href=next_href, base_href=base_href)
+
+
+def listing_links(html: str, *, item: str, next_page: Pick | None) -> ListingLinks:
+    """extract_listing without the records: what a walk needs to go on to the next page
+    while another process extracts this one's items."""
+    tree = LexborHTMLParser(html)
+    next_href, base_href = _links(tree, next_page)
+    return ListingLinks(next_href, base_href, has_items=tree.css_first(item) is not None)
+
+
+def _links(tree: LexborHTMLParser, next_page: Pick | None) -> tuple[str | None, str | None]:
+    """The raw next-page link and the raw <base href> of a parsed page."""
     root = tree.root
     next_href = _select(root, next_page) if next_page and root is not None else None
     base = tree.css_first("base[href]")
-    return ListingPage(
-        records=records,
-        next_href=next_href,
-        base_href=base.attributes.get("href") if base is not None else None,
-    )
+    return next_href, base.attributes.get("href") if base is not None else None
 
 
 def fragment_text(html: str) -> str:
@@ -185,9 +217,7 @@ class DocumentParts:
     links: tuple[str, ...]
 
 
-def document_parts(
-    html: str, *, selectors: Mapping[str, Selector], links: Selector
-) -> DocumentParts:
+def document_parts(html: str, *, selectors: Mapping[str, Pick], links: Pick) -> DocumentParts:
     """Take a page apart once for scraper.metadata: head tags, scripts, selected values."""
     tree = LexborHTMLParser(html)
     root = tree.root
@@ -231,7 +261,7 @@ def _script_bodies(tree: LexborHTMLParser, css: str, *, json_ld: bool) -> tuple[
     return tuple(bodies)
 
 
-def _select_all(tree: LexborHTMLParser, selector: Selector) -> tuple[str, ...]:
+def _select_all(tree: LexborHTMLParser, selector: Pick) -> tuple[str, ...]:
     """Every match's attribute (or text), in document order, capped."""
     values = (
         node.attributes.get(selector.attr) if selector.attr else node_text(node)

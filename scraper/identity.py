@@ -26,13 +26,29 @@ if TYPE_CHECKING:
 
     from scraper.spec import IdentityRule
 
+# (rewrites as (pattern, replacement) pairs, id_pattern): an IdentityRule without pydantic.
+IdentityParts = tuple[tuple[tuple[str, str], ...], str | None]
+
 
 def identity_function(rule: IdentityRule | None) -> Callable[[str], str]:
     """The function turning an item URL into its identity key under `rule`."""
+    return identity_from_parts(identity_parts(rule))
+
+
+def identity_parts(rule: IdentityRule | None) -> IdentityParts:
+    """A rule as plain strings, as a listing job carries it to a worker process."""
     if rule is None:
+        return (), None
+    return tuple((r.pattern, r.replace) for r in rule.rewrite), rule.id_pattern
+
+
+def identity_from_parts(parts: IdentityParts) -> Callable[[str], str]:
+    """identity_function for a rule given as plain strings."""
+    rewrite, id_text = parts
+    if not rewrite and id_text is None:
         return canonical_url
-    rewrites = [(re.compile(r.pattern), r.replace) for r in rule.rewrite]
-    id_pattern = re.compile(rule.id_pattern) if rule.id_pattern else None
+    rewrites = [(re.compile(pattern), replacement) for pattern, replacement in rewrite]
+    id_pattern = re.compile(id_text) if id_text else None
 
     def identity(url: str) -> str:
         key = canonical_url(url)

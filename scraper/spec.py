@@ -6,6 +6,7 @@ is wrong. Adapter kinds extend `SourceSpec` with their own keys (see scraper.ada
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -183,6 +184,17 @@ class CrawlerSettings(StrictModel):
     host_delay: float = Field(default=1.0, ge=0, le=120)
     host_concurrency: int = Field(default=2, ge=1, le=16)
     max_response_bytes: int = Field(default=5_000_000, ge=1024, le=200_000_000)
+    extraction_worker: bool | None = Field(
+        default=None,
+        description="read listing pages' items in a child process, on another core "
+        "(default: when the machine has more than one)",
+    )
+
+    @property
+    def wants_extraction_worker(self) -> bool:
+        if self.extraction_worker is None:
+            return (os.cpu_count() or 1) > 1
+        return self.extraction_worker
 
     @property
     def user_agent_header(self) -> str:

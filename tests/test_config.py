@@ -86,6 +86,10 @@ sources:
         (('link: "a.resource__link @href"', 'link: "a @"'), "sources[0] (dn).fields.link"),
         (("max_pages: 10", "max_pages: 0"), "sources[0] (dn).max_pages"),
         (("  contact_url:", "  contact:"), "crawler.contact: unknown key"),
+        (
+            ("  contact_url:", "  extraction_worker: sometimes\n  contact_url:"),
+            "crawler.extraction_worker: Input should be a valid boolean",
+        ),
     ],
 )
 def test_each_mistake_is_named_by_source_and_key(change: tuple[str, str], message: str) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field, field_validator
 
 from radar.errors import ExtractError
+from scraper import listing_worker
 from scraper.adapters.paging import ReadPage, walk_pages
 from scraper.adapters.registry import register
 from scraper.decode import looks_binary
-from scraper.extract import extract_listing
+from scraper.extract import ListingLinks, ListingPage, extract_listing, listing_links
+from scraper.identity import identity_parts
+from scraper.listing_job import ListingJob, PlainSelector
 from scraper.spec import Css, Selector, SelectorText, SourceSpec, StrictModel, check_url
 from scraper.urls import absolute_url
 
@@ -71,6 +75,7 @@ class HtmlAdapter:
         self, spec: SourceSpec, *, fetcher: Fetcher, memos: Mapping[str, PageMemo]
     ) -> Crawl:
         assert isinstance(spec, HtmlSpec)
+        worker = listing_worker.current()
 
         def read(result: FetchResult, *, page_number: int) -> ReadPage:
             if looks_binary(result.body):
@@ -79,25 +84,52 @@ class HtmlAdapter:
                     source=spec.name,
                     url=result.url,
                 )
-            page = extract_listing(
-                result.text,
-                item=spec.item,
-                fields=spec.fields.selectors(),
-                next_page=spec.next_page,
-            )
-            base = absolute_url(result.final_url, page.base_href) or result.final_url
-            next_url = absolute_url(base, page.next_href)
-            if next_url is None and page.records:
-                # No next link: by URL pattern, for as long as pages hold items.
-                next_url = spec.pattern_page(page_number + 1)
-            return ReadPage(page.records, base, next_url)
+            html = result.text
+            if worker is None:
+                page = extract_listing(
+                    html, item=spec.item, fields=spec.fields.selectors(), next_page=spec.next_page
+                )
+                base, next_url = resolve_links(spec, result, page, page_number)
+                return ReadPage(page.records, base, next_url)
+            links = listing_links(html, item=spec.item, next_page=spec.next_page)
+            base, next_url = resolve_links(spec, result, links, page_number)
+            job = listing_job(spec, html, base)
+            items = worker.submit(job, source=spec.name, url=result.url)
+            return ReadPage((), base, next_url, items=items)
 
-        return await walk_pages(
-            spec,
-            fetcher=fetcher,
-            memos=memos,
-            read=read,
-            max_pages=spec.max_pages,
-            # Past the last page a patterned listing answers 404 (as WordPress does).
-            end_on_404=spec.page_url is not None,
-        )
+        async with worker.walk() if worker else contextlib.nullcontext():
+            return await walk_pages(
+                spec,
+                fetcher=fetcher,
+                memos=memos,
+                read=read,
+                max_pages=spec.max_pages,
+                # Past the last page a patterned listing answers 404 (as WordPress does).
+                end_on_404=spec.page_url is not None,
+            )
+
+
+def resolve_links(
+    spec: HtmlSpec, result: FetchResult, page: ListingPage | ListingLinks, page_number: int
+) -> tuple[str, str | None]:
+    """The page's base URL for its item links, and the next page's URL, if any.
+
+    Without a next link, the source's URL pattern gives the next page for as long as pages
+    hold items.
+    """
+    base = absolute_url(result.final_url, page.base_href) or result.final_url
+    next_url = absolute_url(base, page.next_href)
+    if next_url is None and page.has_items:
+        next_url = spec.pattern_page(page_number + 1)
+    return base, next_url
+
+
+def listing_job(spec: HtmlSpec, html: str, base_url: str) -> ListingJob:
+    """One fetched page of the source as a job for the extraction worker."""
+    fields = tuple(
+        (name, PlainSelector(selector.css, selector.attr))
+        for name, selector in spec.fields.selectors().items()
+    )
+    return ListingJob(
+        html, base_url, spec.item, fields, spec.language, identity_parts(spec.identity)
+    )

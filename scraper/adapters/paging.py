@@ -5,6 +5,10 @@ and which URL comes next. The walk does the rest: conditional requests with the 
 memos of the last run, 304 pages carried over unparsed, loop and page-limit guards,
 links kept within the source's allowed domains, and a Crawl that is `complete` only when
 the listing ended by itself.
+
+A reader may hand a page's items over still being built (by scraper.listing_worker, on
+another core): the walk goes straight on to the next page and collects them, in page order,
+when the listing has ended.
 """
 
 from __future__ import annotations
@@ -15,16 +19,16 @@ from typing import TYPE_CHECKING, Protocol
 from radar.errors import ExtractError, FetchError
 from scraper.crawl import Crawl, PageMemo
 from scraper.identity import identity_function
-from scraper.normalise import build_items
+from scraper.normalise import Normalised, build_items
 from scraper.urls import is_allowed
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Awaitable, Mapping, Sequence
 
     from radar.items import ExtractedItem
     from scraper.extract import RawRecord
     from scraper.fetch import Fetcher
-    from scraper.response import FetchResult
+    from scraper.response import FetchResult, Validators
     from scraper.spec import SourceSpec
 
 
@@ -35,10 +39,22 @@ class ReadPage:
     records: Sequence[RawRecord]
     base_url: str
     next_url: str | None
+    # The page's items when another process is building them (then `records` is empty).
+    items: Awaitable[Normalised] | None = None
 
 
 class PageReader(Protocol):
     def __call__(self, result: FetchResult, *, page_number: int) -> ReadPage: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A fetched page whose items may still be on their way."""
+
+    url: str
+    validators: Validators
+    next_url: str | None
+    items: Normalised | Awaitable[Normalised]
 
 
 class _Tally:
@@ -48,11 +64,29 @@ class _Tally:
         self.items: list[ExtractedItem] = []
         self.carried: set[str] = set()
         self.memos: list[PageMemo] = []
+        # Every page so far, in walk order: a 304 page's memo, or a page read this time.
+        self.pages: list[PageMemo | _Read] = []
         self.fetched = 0
         self.not_modified = 0
         self.skipped = 0
 
-    def crawl(self, *, complete: bool, error: FetchError | ExtractError | None = None) -> Crawl:
+    async def crawl(
+        self, *, complete: bool, error: FetchError | ExtractError | None = None
+    ) -> Crawl:
+        """The Crawl, once every read page's items are in. A page whose items could not be
+        built ends the crawl there, as if its reader had failed."""
+        for page in self.pages:
+            if isinstance(page, PageMemo):
+                self.carried.update(page.item_keys)
+                self.memos.append(page)
+                continue
+            try:
+                items = page.items if isinstance(page.items, Normalised) else await page.items
+            except ExtractError as failed:
+                complete, error = False, failed
+                break
+            self._add(page, items)
+        self.pages.clear()
         return Crawl(
             items=tuple(self.items),
             carried_keys=frozenset(self.carried),
@@ -62,6 +96,18 @@ class _Tally:
             skipped=self.skipped,
             complete=complete,
             error=error,
+        )
+
+    def _add(self, page: _Read, normalised: Normalised) -> None:
+        self.items.extend(normalised.items)
+        self.skipped += normalised.skipped
+        self.memos.append(
+            PageMemo(
+                url=page.url,
+                validators=page.validators,
+                item_keys=tuple(item.key for item in normalised.items),
+                next_url=page.next_url,
+            )
         )
 
 
@@ -98,7 +144,7 @@ async def walk_pages(
     while url is not None and url not in visited:
         if len(visited) == max_pages:
             # Pages we did not read may still hold items: nothing can be called removed.
-            return tally.crawl(complete=False)
+            return await tally.crawl(complete=False)
         visited.add(url)
         memo = memos.get(url)
         try:
@@ -106,9 +152,9 @@ async def walk_pages(
             url = _take(spec, result, memo, tally, read, page_number=len(visited))
         except (FetchError, ExtractError) as error:
             if end_on_404 and len(visited) > 1 and getattr(error, "status", None) == 404:
-                return tally.crawl(complete=True)
-            return tally.crawl(complete=False, error=error)
-    return tally.crawl(complete=True)
+                return await tally.crawl(complete=True)
+            return await tally.crawl(complete=False, error=error)
+    return await tally.crawl(complete=True)
 
 
 def _take(
@@ -123,28 +169,20 @@ def _take(
     """Add one page's items to the tally; return the next page's URL, if any."""
     if result.not_modified and memo is not None:
         tally.not_modified += 1
-        tally.carried.update(memo.item_keys)
-        tally.memos.append(memo)
+        tally.pages.append(memo)
         return memo.next_url
     tally.fetched += 1
     page = read(result, page_number=page_number)
-    normalised = build_items(
-        page.records,
-        page_url=page.base_url,
-        language=spec.language,
-        identity=identity_function(spec.identity),
-    )
-    tally.items.extend(normalised.items)
-    tally.skipped += normalised.skipped
+    items: Normalised | Awaitable[Normalised] | None = page.items
+    if items is None:
+        items = build_items(
+            page.records,
+            page_url=page.base_url,
+            language=spec.language,
+            identity=identity_function(spec.identity),
+        )
     next_url = page.next_url
     if next_url is not None and not is_allowed(next_url, spec.allowed_domains):
         next_url = None
-    tally.memos.append(
-        PageMemo(
-            url=result.url,
-            validators=result.validators,
-            item_keys=tuple(item.key for item in normalised.items),
-            next_url=next_url,
-        )
-    )
+    tally.pages.append(_Read(result.url, result.validators, next_url, items))
     return next_url
