@@ -6,7 +6,6 @@ storage persists them. They are frozen so no stage can change what an earlier on
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -73,10 +72,18 @@ class ExtractedItem:
             f"title={self.title or ''}\x1fsummary={self.summary or ''}"
             f"\x1fdate={self.date or ''}\x1fcategory={self.category or ''}"
         )
-        return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+        return _digest(joined)
 
 
 def fingerprint(fields: dict[str, str | None]) -> str:
     """Digest of editorial fields in a fixed order, so field order never matters."""
     joined = "\x1f".join(f"{name}={fields.get(name) or ''}" for name in EDITORIAL_FIELDS)
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+    return _digest(joined)
+
+
+def _digest(text: str) -> str:
+    # Imported here, not at the top: hashlib loads OpenSSL (3.5 MB of memory), and the
+    # extraction child (scraper.listing_job) builds items without ever fingerprinting one.
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -28,7 +28,8 @@ from scraper.normalise import Normalised, build_items
 if TYPE_CHECKING:
     from scraper.identity import IdentityParts
 
-FRAME_HEADER = struct.Struct("<I")  # the length of the marshal payload that follows
+FRAME_HEADER = struct.Struct("<I")  # a job: the length of the marshal payload that follows
+ANSWER_HEADER = struct.Struct("<II?")  # an answer: payload length, job id, whether it worked
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +106,13 @@ def _item_from_wire(row: tuple[Any, ...]) -> ExtractedItem:
 
 
 def wire_frame(value: Any) -> bytes:
-    """`value` as one frame: its length, then its marshal bytes."""
+    """A job as one frame: its length, then its marshal bytes."""
     payload = marshal.dumps(value)
     return FRAME_HEADER.pack(len(payload)) + payload
 
 
-def write_frame(stream: IO[bytes], value: Any) -> None:
-    stream.write(wire_frame(value))
-    stream.flush()
-
-
 def read_frame(stream: IO[bytes]) -> Any:
-    """The next frame's value, or None at the end of the stream."""
+    """The next job frame's value, or None at the end of the stream."""
     header = stream.read(FRAME_HEADER.size)
     if len(header) < FRAME_HEADER.size:
         return None
@@ -124,21 +120,33 @@ def read_frame(stream: IO[bytes]) -> Any:
     return marshal.loads(stream.read(size))
 
 
+def decode_items(payload: bytes | memoryview) -> Normalised:
+    """A successful answer's payload as the page's items."""
+    return items_from_wire(marshal.loads(payload))
+
+
 def serve(jobs: IO[bytes], answers: IO[bytes]) -> None:
     """The child's loop: one answer per job, in order, until the parent closes the pipe.
 
-    An answer is (job id, True, items) or (job id, False, what went wrong): a page that cannot
-    be extracted fails alone, and the child goes on with the next job.
+    An answer is its header (payload length, job id, ok) and a payload: the items as marshal
+    bytes, or what went wrong as UTF-8. The parent keeps the bytes until the walk wants the
+    items (they are a third of the objects' size). A page that cannot be extracted fails
+    alone, and the child goes on with the next job.
     """
     while (frame := read_frame(jobs)) is not None:
         job_id, wire = frame
-        answer: tuple[int, bool, Any]
         try:
-            answer = (job_id, True, items_to_wire(listing_items(ListingJob.from_wire(wire))))
+            payload, ok = (
+                marshal.dumps(items_to_wire(listing_items(ListingJob.from_wire(wire)))),
+                True,
+            )
         except Exception as exc:  # reported to the parent as that page's ExtractError
-            answer = (job_id, False, f"{type(exc).__name__}: {exc}")
-        write_frame(answers, answer)
+            payload, ok = f"{type(exc).__name__}: {exc}".encode(), False
+        answers.write(ANSWER_HEADER.pack(len(payload), job_id, ok) + payload)
+        answers.flush()
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    answers = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not break the answers' framing
+    serve(sys.stdin.buffer, answers)

@@ -97,7 +97,7 @@ class HtmlAdapter:
             items = worker.submit(job, source=spec.name, url=result.url)
             return ReadPage((), base, next_url, items=items)
 
-        async with worker.walk() if worker else contextlib.nullcontext():
+        async with worker.walk() if worker else contextlib.nullcontext() as let_go:
             return await walk_pages(
                 spec,
                 fetcher=fetcher,
@@ -106,6 +106,7 @@ class HtmlAdapter:
                 max_pages=spec.max_pages,
                 # Past the last page a patterned listing answers 404 (as WordPress does).
                 end_on_404=spec.page_url is not None,
+                handed_over=let_go,
             )
 
 

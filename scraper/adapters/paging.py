@@ -8,7 +8,8 @@ the listing ended by itself.
 
 A reader may hand a page's items over still being built (by scraper.listing_worker, on
 another core): the walk goes straight on to the next page and collects them, in page order,
-when the listing has ended.
+when the listing has ended, after awaiting `handed_over` (where the html adapter lets its
+extraction child go).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scraper.normalise import Normalised, build_items
 from scraper.urls import is_allowed
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from radar.items import ExtractedItem
     from scraper.extract import RawRecord
@@ -60,7 +61,8 @@ class _Read:
 class _Tally:
     """The mutable tally of one walk, turned into a frozen Crawl at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, handed_over: Callable[[], Awaitable[None]] | None) -> None:
+        self.handed_over = handed_over
         self.items: list[ExtractedItem] = []
         self.carried: set[str] = set()
         self.memos: list[PageMemo] = []
@@ -75,6 +77,8 @@ class _Tally:
     ) -> Crawl:
         """The Crawl, once every read page's items are in. A page whose items could not be
         built ends the crawl there, as if its reader had failed."""
+        if self.handed_over is not None:
+            await self.handed_over()
         for page in self.pages:
             if isinstance(page, PageMemo):
                 self.carried.update(page.item_keys)
@@ -133,12 +137,14 @@ async def walk_pages(
     max_pages: int,
     first_url: str | None = None,
     end_on_404: bool = False,
+    handed_over: Callable[[], Awaitable[None]] | None = None,
 ) -> Crawl:
     """Fetch and read pages from `first_url` (default: the source's url) until none is next.
 
     With `end_on_404`, a page after the first that answers 404 ends the listing normally.
+    `handed_over` is awaited once the last page is read, before the items are collected.
     """
-    tally = _Tally()
+    tally = _Tally(handed_over)
     url: str | None = first_url or spec.url
     visited: set[str] = set()
     while url is not None and url not in visited:
