@@ -7,15 +7,15 @@ items come back while it does.
 
 One ListingWorker serves every walk of a run (radar.pipeline.run_sources) or of a
 scheduler's life, found by the walks through `current()`. Its child starts when a walk
-begins and exits when the last walk using it has handed over its last page, so an idle
-scheduler holds no child. Answers are kept as the child's bytes until the walk collects its
-items, after letting the child go: a walk's items and the child's memory are never held at
-once.
+hands over a page and exits when the last walk using it has handed over its last page, so
+an idle scheduler holds no child, and a listing answered 304 throughout starts none.
+Answers are kept as the child's bytes until the walk collects its items, after letting the
+child go: a walk's items and the child's memory are never held at once.
 
 A child that dies takes only its pages in flight with it: each fails with an ExtractError,
-so those walks end incomplete (nothing is called removed). Until the next walk starts a
-new child, pages are read in-process; after MAX_DEATHS deaths in one worker's life, or when
-no child can be started, every page is.
+so those walks end incomplete (nothing is called removed), and the next page starts a new
+child. After MAX_DEATHS deaths in one worker's life, or when no child can be started at
+all, pages are read in-process.
 """
 
 from __future__ import annotations
@@ -92,12 +92,14 @@ class _Answer:
     """A page's items as the child's answer: kept as its bytes, decoded only when awaited."""
 
     def __init__(self, *, source: str, url: str) -> None:
-        self._future: asyncio.Future[memoryview] = asyncio.get_running_loop().create_future()
+        self._future: asyncio.Future[memoryview | Normalised] = (
+            asyncio.get_running_loop().create_future()
+        )
         self.source, self.url = source, url
 
     def __await__(self) -> Generator[Any, None, Normalised]:
-        payload = yield from self._future.__await__()
-        return decode_items(payload)
+        outcome = yield from self._future.__await__()
+        return decode_items(outcome) if isinstance(outcome, memoryview) else outcome
 
     def arrived(self, ok: bool, payload: bytes, arena: _Arena) -> None:
         if ok:
@@ -105,10 +107,13 @@ class _Answer:
         else:
             self.fail(payload.decode("utf-8", "replace"))
 
+    def built_here(self, job: ListingJob) -> None:
+        self._settle(listing_items(job))
+
     def fail(self, message: str) -> None:
         self._settle(ExtractError(message, source=self.source, url=self.url))
 
-    def _settle(self, outcome: memoryview | ExtractError) -> None:
+    def _settle(self, outcome: memoryview | Normalised | ExtractError) -> None:
         if self._future.done():  # the walk waiting for it was cancelled
             return
         if isinstance(outcome, ExtractError):
@@ -122,13 +127,17 @@ class ListingWorker:
 
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._queued: list[tuple[int, ListingJob]] = []  # while the child starts
         self._answers: asyncio.Task[None] | None = None
         self._pending: dict[int, _Answer] = {}
         self._arena = _Arena()
         self._ids = itertools.count(1)
         self._walks = 0
         self._deaths = 0
-        self.pages_answered = 0  # by a child, over this worker's life
+        # Over this worker's life:
+        self.children_started = 0
+        self.pages_answered = 0
 
     @property
     def pid(self) -> int | None:
@@ -137,11 +146,12 @@ class ListingWorker:
 
     @contextlib.asynccontextmanager
     async def walk(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
-        """Hold the child for one walk; yields `let_go`, for the walk to await once it has
+        """Hold the worker for one walk; yields `let_go`, for the walk to await once it has
         handed over its last page (leaving the context lets go too).
 
-        The first walk starts the child. When the last walk lets go, the child answers what
-        it holds and exits; every one of that walk's answers is then in.
+        The child starts with the first page handed over, so a walk answered 304 throughout
+        starts none. When the last walk lets go, the child answers what it holds and exits;
+        every one of that walk's answers is then in.
         """
         held = True
 
@@ -155,27 +165,31 @@ class ListingWorker:
 
         self._walks += 1
         try:
-            if self._process is None and self._deaths < MAX_DEATHS:
-                await self._start()
             yield let_go
         finally:
             await let_go()
 
     def submit(self, job: ListingJob, *, source: str, url: str) -> Awaitable[Normalised]:
-        """The page's items, being built by the child (or here, when there is none)."""
-        process = self._process
-        if process is None or process.stdin is None or process.returncode is not None:
-            done: asyncio.Future[Normalised] = asyncio.get_running_loop().create_future()
-            done.set_result(listing_items(job))
-            return done
-        job_id = next(self._ids)
+        """The page's items, being built by the child (or here, when there can be none)."""
         answer = _Answer(source=source, url=url)
+        if self._deaths >= MAX_DEATHS:
+            answer.built_here(job)
+            return answer
+        job_id = next(self._ids)
         self._pending[job_id] = answer
-        process.stdin.write(wire_frame((job_id, job.to_wire())))
+        process = self._process
+        if process is not None and process.stdin is not None:
+            process.stdin.write(wire_frame((job_id, job.to_wire())))
+        else:
+            self._queued.append((job_id, job))
+            if self._starting is None:
+                self._starting = asyncio.create_task(self._start())
         return answer
 
     async def stop(self) -> None:
         """End the child: it exits when its job pipe closes; it is killed if it hangs."""
+        if self._starting is not None:
+            await self._starting
         process, self._process = self._process, None
         if process is None:
             return
@@ -193,7 +207,7 @@ class ListingWorker:
     async def _start(self) -> None:
         path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
         try:
-            self._process = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-P",  # sys.path[0] is not the working folder: only our own scraper package
                 "-m",
@@ -208,8 +222,18 @@ class ListingWorker:
         except OSError as exc:
             log.warning("no extraction worker (%s): listing pages are read in-process", exc)
             self._deaths = MAX_DEATHS
+            for job_id, job in self._queued:
+                self._pending.pop(job_id).built_here(job)
             return
-        self._answers = asyncio.create_task(self._read_answers(self._process))
+        finally:
+            self._starting = None
+        assert process.stdin is not None
+        for job_id, job in self._queued:
+            process.stdin.write(wire_frame((job_id, job.to_wire())))
+        self._queued.clear()
+        self._process = process
+        self.children_started += 1
+        self._answers = asyncio.create_task(self._read_answers(process))
 
     async def _read_answers(self, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None

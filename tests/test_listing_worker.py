@@ -28,7 +28,7 @@ from scraper.extract import extract_listing
 from scraper.fetch import Fetcher
 from scraper.identity import identity_function
 from scraper.listing_job import items_from_wire, items_to_wire, listing_items
-from scraper.listing_worker import ListingWorker
+from scraper.listing_worker import MAX_DEATHS, ListingWorker
 from scraper.normalise import build_items
 from storage.db import open_database
 from tests.conftest import FIXTURES, Entry, ListingSite, cfb_archive, fast_crawler
@@ -139,12 +139,18 @@ async def test_pages_answered_304_keep_their_place_among_pages_read_by_the_worke
         server.snapshot = "s2"
         memos = {memo.url: memo for memo in first.memos}
         alone = await walk(server, spec, listing_site.host, None, memos)
-        helped = await walk(server, spec, listing_site.host, ListingWorker(), memos)
+        worker = ListingWorker()
+        helped = await walk(server, spec, listing_site.host, worker, memos)
+        # Once more, nothing changed: every page 304, so no child is started.
+        again = await walk(
+            server, spec, listing_site.host, worker, {m.url: m for m in helped.memos}
+        )
 
     assert helped == alone
     assert (alone.pages_fetched, alone.pages_not_modified) == (1, 2)
     assert [memo.url for memo in helped.memos] == [memo.url for memo in first.memos]
     assert [item.title for item in helped.items] == ["Indslag 3", "Rettet", "Indslag 5"]
+    assert again.pages_not_modified == 3 and worker.children_started == 1
 
 
 async def test_a_page_whose_items_fail_ends_the_crawl_there(listing_site: ListingSite) -> None:
@@ -203,21 +209,28 @@ async def test_a_run_hands_its_listing_pages_to_a_worker_unless_told_not_to(
 
 async def test_the_child_lives_while_walks_need_it_and_is_shared() -> None:
     worker = ListingWorker()
-    async with worker.walk():
+    job = archive_job()
+    async with worker.walk() as let_go:
+        assert worker.pid is None  # nothing handed over yet
+        assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
         pid = worker.pid
         assert pid is not None and alive(pid)
         async with worker.walk():
+            assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
             assert worker.pid == pid
-        assert worker.pid == pid and alive(pid)  # the first walk still needs it
-        assert await worker.submit(archive_job(), source="cfb", url=BASE) == listing_items(
-            archive_job()
-        )
-    assert worker.pid is None and not alive(pid)
+        assert worker.pid == pid and alive(pid)  # the first walk still holds it
+        last = worker.submit(job, source="cfb", url=BASE)
+        await let_go()
+        assert worker.pid is None and not alive(pid)
+        # The answer was kept: the items are collected after the child has gone.
+        assert await last == listing_items(job)
+    assert worker.pages_answered == 3
 
 
 async def test_the_child_is_out_of_the_terminals_reach() -> None:
     worker = ListingWorker()
     async with worker.walk():
+        await worker.submit(archive_job(), source="cfb", url=BASE)
         assert worker.pid is not None
         # Its own session: a Ctrl-C in the terminal is the parent's alone to handle.
         assert os.getsid(worker.pid) == worker.pid != os.getsid(0)
@@ -227,20 +240,20 @@ async def test_a_child_that_dies_fails_only_its_pages_in_flight() -> None:
     worker = ListingWorker()
     job = archive_job()
     async with worker.walk():
-        pid = worker.pid
-        assert pid is not None
-        os.kill(pid, signal.SIGSTOP)  # it cannot answer before it is killed
-        in_flight = worker.submit(job, source="cfb", url=BASE + "page/2/")
-        os.kill(pid, signal.SIGKILL)
-        with pytest.raises(ExtractError, match="stopped") as failed:
-            await in_flight
-        assert failed.value.source == "cfb" and failed.value.url == BASE + "page/2/"
-        # The rest of this walk is read in-process.
+        for _ in range(MAX_DEATHS):
+            assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
+            pid = worker.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)  # it cannot answer before it is killed
+            in_flight = worker.submit(job, source="cfb", url=BASE + "page/2/")
+            os.kill(pid, signal.SIGKILL)
+            with pytest.raises(ExtractError, match="stopped") as failed:
+                await in_flight
+            assert failed.value.source == "cfb" and failed.value.url == BASE + "page/2/"
+            assert worker.pid is None  # the next page starts a new child
+        # After MAX_DEATHS deaths, pages are read in-process.
+        assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
         assert worker.pid is None
-        assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
-    async with worker.walk():  # the next walk starts a new child
-        assert worker.pid not in (None, pid)
-        assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
 
 
 async def test_a_page_the_child_cannot_read_fails_alone() -> None:
@@ -260,11 +273,14 @@ async def test_without_a_child_pages_are_read_in_process(
 ) -> None:
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
     worker = ListingWorker()
+    job = archive_job()
     with caplog.at_level(logging.WARNING):
         async with worker.walk():
-            assert worker.pid is None
-            job = archive_job()
+            first = worker.submit(job, source="cfb", url=BASE)
+            second = worker.submit(job, source="cfb", url=BASE)
+            assert await first == await second == listing_items(job)
             assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
+            assert worker.pid is None
     assert "in-process" in caplog.text
 
 
