@@ -85,9 +85,7 @@ def record_crawl(
             announce=not baseline,
             assess=unassessed if baseline else _triage(session, spec, relevance),
         )
-        DiffRecorder(session, known, context).record(
-            changes, carried=crawl.carried_keys, complete=crawl.complete
-        )
+        DiffRecorder(session, known, context).record(changes)
         save_memos(session, source_id, crawl.memos, now=now, prune=crawl.complete)
         outcome = outcome_of(spec, run_id, crawl, changes, _status_of(crawl, baseline=baseline))
         run = session.get_one(Run, run_id)

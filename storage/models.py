@@ -135,7 +135,6 @@ class Item(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     announced: bool = Field(default=False, description="False for items of the silent baseline")
     first_seen: dt.datetime = _when(default_factory=utcnow)
-    last_seen: dt.datetime = _when(default_factory=utcnow)
     updated_at: dt.datetime = _when(default_factory=utcnow)
     removed_at: dt.datetime | None = _when(default=None, nullable=True)
     # What editors made of it (radar review): new, accepted, dismissed or duplicate.
@@ -151,18 +150,6 @@ class Item(SQLModel, table=True):
     matched_terms: list[str] = Field(
         default_factory=list, sa_type=sa.JSON, sa_column_kwargs=_server_default("[]")
     )
-
-
-# Room in each page of `item` for the per-run last_seen update (migration 0006 says why).
-# A DDL event, not `postgresql_with=` in the table's arguments: that keyword makes
-# SQLAlchemy import its PostgreSQL dialect in every process, SQLite ones too (~2 MB, ~60 ms).
-sa.event.listen(
-    SQLModel.metadata.tables["item"],
-    "after_create",
-    sa.DDL("ALTER TABLE item SET (fillfactor = 60)").execute_if(  # type: ignore[no-untyped-call]
-        dialect="postgresql"
-    ),
-)
 
 
 class ItemVersion(SQLModel, table=True):

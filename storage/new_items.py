@@ -94,7 +94,6 @@ def insert_new(
         "source_id": context.source_id,
         "announced": context.announce,
         "first_seen": context.now,
-        "last_seen": context.now,
         "updated_at": context.now,
     }
     assessed = ("relevance", "matched_terms", "suppressed_by_id", "review_state", "reviewed_at")

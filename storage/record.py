@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from storage.bulk import insert_rows, table_of
@@ -35,7 +34,7 @@ class DiffRecorder:
         self._versions: list[dict[str, Any]] = []
         self._events: list[dict[str, Any]] = []
 
-    def record(self, diff: Diff, *, carried: frozenset[str], complete: bool) -> None:
+    def record(self, diff: Diff) -> None:
         last_id = max((item.id for item in self.items.values()), default=0)
         insert_new(self.session, diff.new, self.context, last_id=last_id)
         moved = [item for item in diff.unchanged if self._moved(item)]
@@ -48,8 +47,6 @@ class DiffRecorder:
             self._follow_url(item)
         for item in diff.refined:
             self._refine(item)
-        seen = [item.key for item in (*diff.unchanged, *diff.refined)] + sorted(carried)
-        self._touch(seen, complete=complete)
 
     def _moved(self, item: ExtractedItem) -> bool:
         stored = self.items[item.key]
@@ -75,7 +72,6 @@ class DiffRecorder:
         before = stored_editorial(row)
         details = field_changes(before, change.item.editorial())
         row.removed_at = None
-        row.last_seen = self.context.now
         if details:
             self._update(row, change.item)
         self._event(row.id, change.kind, {"fields": details} if details else None)
@@ -136,26 +132,3 @@ class DiffRecorder:
                 columns = {name: [row[name] for row in rows] for name in rows[0]}
                 insert_rows(connection, table_of(model), columns, same=same)
         self._versions, self._events = [], []
-
-    def _touch(self, keys: list[str], *, complete: bool) -> None:
-        """Mark unchanged items as seen now, in bulk rather than row by row."""
-        # No synchronising of the session's loaded rows: evaluating the WHERE clause against
-        # every one of them cost more than the UPDATE itself, and none is read again.
-        statement = (
-            sa.update(Item)
-            .values(last_seen=self.context.now)
-            .execution_options(synchronize_session=False)
-        )
-        if complete:
-            # Rows this run inserted or changed are already stamped now: not written twice.
-            self.session.execute(
-                statement.where(
-                    col(Item.source_id) == self.context.source_id,
-                    col(Item.removed_at).is_(None),
-                    col(Item.last_seen) != self.context.now,
-                )
-            )
-            return
-        ids = [self.items[key].id for key in keys if key in self.items]
-        for start in range(0, len(ids), CHUNK):
-            self.session.execute(statement.where(col(Item.id).in_(ids[start : start + CHUNK])))

@@ -57,13 +57,12 @@ def test_awkward_values_round_trip(engine: Engine) -> None:
         "date_value": [dt.date(2026, 1, n + 1) for n in range(count)],
         "relevance": [n / 10 for n in range(count)],
         "announced": [n % 2 == 0 for n in range(count)],
-        "last_seen": [WHEN, ELSEWHERE, *[WHEN] * (count - 2)],
+        "updated_at": [WHEN, ELSEWHERE, *[WHEN] * (count - 2)],
     }
     same = {
         "source_id": source_id,
         "fingerprint": "f" * 64,
-        "first_seen": WHEN,
-        "updated_at": ELSEWHERE,
+        "first_seen": ELSEWHERE,
         "removed_at": None,
         "review_state": "new",
     }
@@ -81,11 +80,9 @@ def test_awkward_values_round_trip(engine: Engine) -> None:
     assert [row.relevance for row in rows] == pytest.approx(columns["relevance"])
     assert [row.announced for row in rows] == columns["announced"]
     # Aware datetimes come back as the same instant, in UTC.
-    assert [row.last_seen for row in rows] == columns["last_seen"]
-    assert rows[1].last_seen.tzinfo == dt.UTC
-    assert {(row.first_seen, row.updated_at, row.removed_at) for row in rows} == {
-        (WHEN, ELSEWHERE, None)
-    }
+    assert [row.updated_at for row in rows] == columns["updated_at"]
+    assert rows[1].updated_at.tzinfo == dt.UTC
+    assert {(row.first_seen, row.removed_at) for row in rows} == {(ELSEWHERE, None)}
     assert {row.source_id for row in rows} == {source_id}
 
 
@@ -104,7 +101,7 @@ def test_the_callers_strings_do_not_keep_a_utf8_copy(engine: Engine) -> None:
         "summary": summaries,
     }
     same = {"source_id": source_id, "fingerprint": "f" * 64, "first_seen": WHEN}
-    same |= {"last_seen": WHEN, "updated_at": WHEN}
+    same |= {"updated_at": WHEN}
     same |= {k: v for k, v in column_defaults(Item).items() if k not in {*columns, *same}}
 
     with Session(engine) as session:
@@ -153,7 +150,7 @@ def test_json_is_stored_as_the_same_text_the_orm_stores(engine: Engine) -> None:
         }
         same = {"source_id": source_id, "url": "https://example.org/", "title": "t"}
         same |= {"fingerprint": "f", "announced": False, "relevance": 0.0, "review_state": "new"}
-        same |= {"first_seen": WHEN, "last_seen": WHEN, "updated_at": WHEN}
+        same |= {"first_seen": WHEN, "updated_at": WHEN}
         insert_rows(session.connection(), table_of(Item), columns, same=same)
         session.commit()
         text = sa.cast(col(Item.links), sa.Text)

@@ -41,6 +41,7 @@ from storage.models import (
     Run,
     RunStatus,
     Source,
+    UTCDateTime,
 )
 from storage.queries import item_history
 from storage.repository import digest, load_memos
@@ -298,6 +299,26 @@ def test_migration_0007_keeps_only_replaced_states_and_goes_back(engine: Engine)
     )
     command.upgrade(alembic_config(engine), "0007")
     assert versions() == kept
+
+
+def test_migration_0008_drops_last_seen_and_brings_it_back(engine: Engine) -> None:
+    spec = html_spec()
+    record(engine, spec, [A, B])
+    last = record(engine, spec, [A])  # b is removed
+    finished = run_row(engine, last.run_id).finished_at
+    removed = stored_items(engine)["b"].removed_at
+    assert finished is not None and removed is not None
+    item = sa.table("item", sa.column("key"), sa.column("last_seen", UTCDateTime()))
+
+    command.downgrade(alembic_config(engine), "0007")
+    with engine.connect() as connection:
+        seen = dict(connection.execute(sa.select(item.c.key, item.c.last_seen)).all())
+    # On the listing at its source's last complete run; b until it was removed.
+    assert seen == {"a": finished, "b": removed}
+
+    command.upgrade(alembic_config(engine), "head")
+    assert "last_seen" not in {c["name"] for c in sa.inspect(engine).get_columns("item")}
+    assert at_schema_revision(engine)
 
 
 @pytest.mark.parametrize("start", ["migrated down to base", "nothing at all"])
@@ -590,7 +611,7 @@ def test_all_not_modified_crawl_is_unchanged_and_silent(engine: Engine) -> None:
     spec = html_spec()
     pages = [memo(SOURCE_URL, ["a", "b"], etag='"p1"'), memo(SOURCE_URL + "?page=2", ["c"])]
     record(engine, spec, [A, B, C], memos=pages, pages_fetched=2)
-    seen_before = {key: row.last_seen for key, row in stored_items(engine).items()}
+    before = {key: row.model_dump() for key, row in stored_items(engine).items()}
     outcome = record(
         engine,
         spec,
@@ -606,7 +627,8 @@ def test_all_not_modified_crawl_is_unchanged_and_silent(engine: Engine) -> None:
     assert active_keys(engine) == {"a", "b", "c"}
     run = run_row(engine, outcome.run_id)
     assert (run.status, run.pages_fetched, run.pages_not_modified) == (RunStatus.UNCHANGED, 0, 2)
-    assert all(row.last_seen >= seen_before[key] for key, row in stored_items(engine).items())
+    # A run writes only what changed: not one item row here.
+    assert {key: row.model_dump() for key, row in stored_items(engine).items()} == before
     assert set(memos_of(engine, spec)) == {SOURCE_URL, SOURCE_URL + "?page=2"}
 
 
