@@ -205,7 +205,6 @@ class ListingWorker:
         self._arena = _Arena()  # its maps go once their answers are collected
 
     async def _start(self) -> None:
-        path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -214,7 +213,7 @@ class ListingWorker:
                 "scraper.listing_job",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
+                env=_child_environment(),
                 # Out of the terminal's process group, so Ctrl-C is the parent's to handle:
                 # the child ends when its job pipe closes, whatever the parent died of.
                 start_new_session=True,
@@ -262,3 +261,11 @@ class ListingWorker:
         pending, self._pending = self._pending, {}
         for answer in pending.values():
             answer.fail(message)
+
+
+def _child_environment() -> dict[str, str]:
+    """The parent's environment without Radar's own settings (its secrets among them: the
+    child reads pages, nothing else), and with our scraper package on the child's path."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RADAR_")}
+    path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
+    return environment | {"PYTHONPATH": path}

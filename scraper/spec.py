@@ -171,6 +171,14 @@ class EnrichRule(StrictModel):
     max_per_run: int = Field(default=20, ge=1, le=1000, description="item pages fetched per run")
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on: fewer than the machine's in a pinned container."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class CrawlerSettings(StrictModel):
     """How politely and patiently we fetch. Defaults suit small editorial sites."""
 
@@ -187,13 +195,13 @@ class CrawlerSettings(StrictModel):
     extraction_worker: bool | None = Field(
         default=None,
         description="read listing pages' items in a child process, on another core "
-        "(default: when the machine has more than one)",
+        "(default: when this process may use more than one)",
     )
 
     @property
     def wants_extraction_worker(self) -> bool:
         if self.extraction_worker is None:
-            return (os.cpu_count() or 1) > 1
+            return _usable_cpus() > 1
         return self.extraction_worker
 
     @property

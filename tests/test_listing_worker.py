@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -35,7 +36,6 @@ from tests.conftest import FIXTURES, Entry, ListingSite, cfb_archive, fast_crawl
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
     from scraper.crawl import Crawl, PageMemo
     from scraper.listing_job import ListingJob
@@ -236,6 +236,17 @@ async def test_the_child_is_out_of_the_terminals_reach() -> None:
         assert os.getsid(worker.pid) == worker.pid != os.getsid(0)
 
 
+async def test_the_child_sees_none_of_radars_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RADAR_SMTP_PASSWORD", "hemmeligt")
+    worker = ListingWorker()
+    async with worker.walk():
+        await worker.submit(archive_job(), source="cfb", url=BASE)
+        assert worker.pid is not None
+        environment = Path(f"/proc/{worker.pid}/environ").read_bytes().split(b"\0")
+    assert not [entry for entry in environment if entry.startswith(b"RADAR_")]
+    assert any(entry.startswith(b"PYTHONPATH=") for entry in environment)
+
+
 async def test_a_child_that_dies_fails_only_its_pages_in_flight() -> None:
     worker = ListingWorker()
     job = archive_job()
@@ -301,3 +312,15 @@ async def test_a_cancelled_walk_leaves_the_worker_usable() -> None:
     assert worker.pid is None
     async with worker.walk():
         assert await worker.submit(job, source="cfb", url=BASE) == listing_items(job)
+
+
+@pytest.mark.parametrize(
+    ("setting", "cpus", "wanted"),
+    [(None, {0}, False), (None, {0, 1}, True), (True, {0}, True), (False, {0, 1}, False)],
+)
+def test_the_worker_is_wanted_where_a_second_cpu_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, setting: bool | None, cpus: set[int], wanted: bool
+) -> None:
+    # A container pinned to one CPU of a larger machine counts as one.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus)
+    assert fast_crawler(extraction_worker=setting).wants_extraction_worker is wanted
