@@ -23,7 +23,7 @@ from radar.items import Precision
 from radar.pipeline import run_sources
 from scraper import listing_worker
 from scraper.adapters import adapter_for
-from scraper.adapters.html import HtmlSpec, listing_job, resolve_links
+from scraper.adapters.html import HtmlSpec, job_maker, resolve_links
 from scraper.adapters.paging import ReadPage, walk_pages
 from scraper.extract import extract_listing
 from scraper.fetch import Fetcher
@@ -54,7 +54,7 @@ def archive_spec(**update: object) -> HtmlSpec:
 
 
 def archive_job(spec: HtmlSpec | None = None) -> ListingJob:
-    return listing_job(spec or archive_spec(), ARCHIVE_PAGE.read_text(encoding="utf-8"), BASE)
+    return job_maker(spec or archive_spec())(ARCHIVE_PAGE.read_text(encoding="utf-8"), BASE)
 
 
 async def walk(

@@ -19,7 +19,7 @@ from scraper.spec import Css, Selector, SelectorText, SourceSpec, StrictModel, c
 from scraper.urls import absolute_url
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from scraper.crawl import Crawl, PageMemo
     from scraper.fetch import Fetcher
@@ -76,6 +76,9 @@ class HtmlAdapter:
     ) -> Crawl:
         assert isinstance(spec, HtmlSpec)
         worker = listing_worker.current()
+        # The source's part of every page's reading, made once for the walk, not per page.
+        fields = spec.fields.selectors()
+        job_for = job_maker(spec)
 
         def read(result: FetchResult, *, page_number: int) -> ReadPage:
             if looks_binary(result.body):
@@ -87,14 +90,13 @@ class HtmlAdapter:
             html = result.text
             if worker is None:
                 page = extract_listing(
-                    html, item=spec.item, fields=spec.fields.selectors(), next_page=spec.next_page
+                    html, item=spec.item, fields=fields, next_page=spec.next_page
                 )
                 base, next_url = resolve_links(spec, result, page, page_number)
                 return ReadPage(page.records, base, next_url)
             links = listing_links(html, item=spec.item, next_page=spec.next_page)
             base, next_url = resolve_links(spec, result, links, page_number)
-            job = listing_job(spec, html, base)
-            items = worker.submit(job, source=spec.name, url=result.url)
+            items = worker.submit(job_for(html, base), source=spec.name, url=result.url)
             return ReadPage((), base, next_url, items=items)
 
         async with worker.walk() if worker else contextlib.nullcontext() as let_go:
@@ -125,12 +127,16 @@ def resolve_links(
     return base, next_url
 
 
-def listing_job(spec: HtmlSpec, html: str, base_url: str) -> ListingJob:
-    """One fetched page of the source as a job for the extraction worker."""
+def job_maker(spec: HtmlSpec) -> Callable[[str, str], ListingJob]:
+    """A function making the extraction worker's job for one of the source's pages, from its
+    HTML and base URL; the source's selectors and identity rule are copied once."""
     fields = tuple(
         (name, PlainSelector(selector.css, selector.attr))
         for name, selector in spec.fields.selectors().items()
     )
-    return ListingJob(
-        html, base_url, spec.item, fields, spec.language, identity_parts(spec.identity)
-    )
+    identity = identity_parts(spec.identity)
+
+    def job_for(html: str, base_url: str) -> ListingJob:
+        return ListingJob(html, base_url, spec.item, fields, spec.language, identity)
+
+    return job_for
