@@ -170,8 +170,9 @@ async def run_sources(
 ) -> list[RunOutcome]:
     """Run every source concurrently (the fetcher keeps each host polite); keep config order.
 
-    Their listing walks share one extraction worker (scraper.listing_worker), unless the
-    caller already serves one or the crawler settings want none.
+    Their listing walks share one extraction worker (scraper.listing_worker) when the
+    crawler settings want one: the one the caller serves (radar schedule's, for its whole
+    life), or one for this call.
     """
 
     async def one(spec: SourceSpec) -> RunOutcome:
@@ -180,8 +181,8 @@ async def run_sources(
             on_done(outcome)
         return outcome
 
-    worker = listing_worker.current()
-    if worker is None and fetcher.settings.wants_extraction_worker:
-        worker = ListingWorker()
+    worker = None
+    if fetcher.settings.wants_extraction_worker:
+        worker = listing_worker.current() or ListingWorker()
     with listing_worker.serving(worker):
         return list(await asyncio.gather(*(one(spec) for spec in specs)))

@@ -199,16 +199,13 @@ class Daemon:
             async with Fetcher(
                 config.crawler, host_map=self.host_map, on_response=hook, limiter=self.limiter
             ) as fetcher:
-                with listing_worker.serving(self._listing_worker(config)):
+                with listing_worker.serving(self.listing_worker):
                     [outcome] = await run_sources(
                         [spec], engine=self.engine, fetcher=fetcher, relevance=config.relevance
                     )
             self._report(outcome, time.monotonic() - started)
             if outcome.status is not RunStatus.SKIPPED:
                 await self._publish(config)
-
-    def _listing_worker(self, config: RadarConfig) -> ListingWorker | None:
-        return self.listing_worker if config.crawler.wants_extraction_worker else None
 
     async def _prune(self) -> None:
         if self._stopping.is_set():
