@@ -29,7 +29,7 @@ from scraper.adapters import adapter_for
 from scraper.listing_worker import ListingWorker
 from storage.locks import source_lock
 from storage.models import RunStatus
-from storage.repository import items_by_key, load_memos
+from storage.repository import load_memos, stored_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -100,7 +100,8 @@ async def _crawl_and_record(
         log.info("[%s] %s", spec.name, note)
     if spec.enrich is not None and crawl.items:  # pages answered 304 hold nothing to fill
         with Session(engine) as session:
-            known = items_by_key(session, ids[0])
+            read = [item.key for item in crawl.items]
+            known = stored_items(session, ids[0], read=read, all_columns=False).compared
         crawl = await enrich(spec, crawl, fetcher=fetcher, known=known)
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)

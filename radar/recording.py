@@ -21,20 +21,18 @@ from storage.record import DiffRecorder
 from storage.repository import (
     active_rules,
     has_complete_baseline,
-    items_by_key,
     recent_complete_runs,
     save_memos,
+    stored_items,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from sqlalchemy.engine import Engine
 
     from radar.relevance import RelevanceSettings
     from scraper.crawl import Crawl
     from scraper.spec import SourceSpec
-    from storage.diff import Known
+    from storage.repository import StoredItems
 
 
 def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
@@ -70,10 +68,17 @@ def record_crawl(
     now = utcnow()
     with collector_paused(), Session(engine) as session:
         baseline = not has_complete_baseline(session, source_id)
-        known = items_by_key(session, source_id)
-        changes = diff(known, crawl.items, carried=crawl.carried_keys, complete=crawl.complete)
+        known = _stored(session, source_id, crawl)
+        changes = diff(
+            known.compared,
+            crawl.items,
+            carried=crawl.carried_keys,
+            complete=crawl.complete,
+            active=known.active,
+        )
         stats = _stats(crawl, changes)
-        suspicion = _guard(session, source_id, spec, crawl, stats, known, baseline=baseline)
+        active = len(known.active)
+        suspicion = _guard(session, source_id, spec, crawl, stats, active, baseline=baseline)
         if suspicion:
             session.rollback()
             finish_failed(engine, run_id, RunStatus.SUSPECT, suspicion, crawl.pages_fetched)
@@ -93,6 +98,14 @@ def record_crawl(
         run.coverage = stats.coverage
         session.commit()
     return outcome
+
+
+def _stored(session: Session, source_id: int, crawl: Crawl) -> StoredItems:
+    """The stored items, with the columns a diff compares for those the crawl read: of all
+    of them when it read most of the listing, else (most pages answered 304) of just those."""
+    read = [item.key for item in crawl.items]
+    all_columns = len(read) >= len(crawl.carried_keys)
+    return stored_items(session, source_id, read=read, all_columns=all_columns)
 
 
 def _triage(session: Session, spec: SourceSpec, relevance: RelevanceSettings | None) -> Triage:
@@ -119,12 +132,12 @@ def _guard(
     spec: SourceSpec,
     crawl: Crawl,
     stats: RunStats,
-    known: Mapping[str, Known],
+    active: int,
     *,
     baseline: bool,
 ) -> str | None:
-    """Why this run must not be recorded (a suspected redesign), or None."""
-    active = sum(1 for k in known.values() if not k.removed)
+    """Why this run must not be recorded (a suspected redesign), or None; `active` is how
+    many stored items were not removed."""
     broken = _looks_broken(crawl, active, baseline=baseline)
     if broken or baseline:
         return broken

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from storage.models import EventKind
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Collection, Iterable, Mapping
 
     from radar.items import ExtractedItem
 
@@ -120,10 +120,13 @@ def diff(
     *,
     carried: frozenset[str] = frozenset(),
     complete: bool,
+    active: Collection[str] | None = None,
 ) -> Diff:
     """Classify every seen item against the known ones; list removals if the crawl was complete.
 
     `carried` are identities on pages answered 304: present, and unchanged by definition.
+    `active` are the identities of every stored item not removed, when `known` holds only
+    the seen ones (default: those of `known`).
     """
     items, duplicates = unique_by_key(seen)
     new: list[ExtractedItem] = []
@@ -145,11 +148,11 @@ def diff(
         else:
             updates.append(Change(kind=EventKind(kind), key=item.key, item=item))
     if complete:
+        if active is None:
+            active = [key for key, state in known.items() if not state.removed]
         present = {item.key for item in items} | carried
         updates.extend(
-            Change(kind=EventKind.REMOVED, key=key)
-            for key, state in known.items()
-            if not state.removed and key not in present
+            Change(kind=EventKind.REMOVED, key=key) for key in active if key not in present
         )
     return Diff(
         new=tuple(new),

@@ -9,24 +9,27 @@ from sqlmodel import Session, col, select
 from storage.bulk import insert_rows, table_of
 from storage.models import Event, EventKind, Item, ItemVersion
 from storage.new_items import insert_new
-from storage.repository import field_changes, item_fields, stored_editorial, version_state
+from storage.repository import (
+    CHUNK,
+    field_changes,
+    item_fields,
+    stored_editorial,
+    version_state,
+)
 
 if TYPE_CHECKING:
     from radar.items import ExtractedItem
     from storage.diff import Change, Diff
     from storage.new_items import Assessment, RunContext
-    from storage.repository import StoredItem
-
-# Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
-CHUNK = 900
+    from storage.repository import StoredItems
 
 
 class DiffRecorder:
     """Applies changes to the item rows of one source and records their history."""
 
-    def __init__(self, session: Session, items: dict[str, StoredItem], context: RunContext) -> None:
+    def __init__(self, session: Session, stored: StoredItems, context: RunContext) -> None:
         self.session = session
-        self.items = items
+        self.stored = stored
         self.context = context
         # The ORM rows of the items this run writes to, loaded in record().
         self._rows: dict[str, Item] = {}
@@ -35,7 +38,7 @@ class DiffRecorder:
         self._events: list[dict[str, Any]] = []
 
     def record(self, diff: Diff) -> None:
-        last_id = max((item.id for item in self.items.values()), default=0)
+        last_id = max(self.stored.ids.values(), default=0)
         insert_new(self.session, diff.new, self.context, last_id=last_id)
         moved = [item for item in diff.unchanged if self._moved(item)]
         written = [c.key for c in diff.updates]
@@ -49,12 +52,12 @@ class DiffRecorder:
             self._refine(item)
 
     def _moved(self, item: ExtractedItem) -> bool:
-        stored = self.items[item.key]
+        stored = self.stored.compared[item.key]
         return stored.url != item.url or stored.links_differ(item.links)
 
     def _load(self, keys: list[str]) -> dict[str, Item]:
         """The ORM rows of `keys`, by key: only the few items a run writes to."""
-        ids = [self.items[key].id for key in keys]
+        ids = [self.stored.ids[key] for key in keys]
         rows: dict[str, Item] = {}
         for start in range(0, len(ids), CHUNK):
             statement = select(Item).where(col(Item.id).in_(ids[start : start + CHUNK]))

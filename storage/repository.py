@@ -31,9 +31,13 @@ from storage.models import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Collection, Iterable, Sequence
 
     from radar.items import ExtractedItem
+
+
+# Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
+CHUNK = 900
 
 
 def digest(text: str) -> str:
@@ -103,11 +107,54 @@ class StoredItem:
 EDITORIAL_COLUMNS = ("title", "summary", "category", "date_value", "date_precision")
 
 
-def items_by_key(session: Session, source_id: int) -> dict[str, StoredItem]:
-    """Every stored item of the source, as plain column values."""
-    # Not ORM objects: building 100k of them cost more than the whole diff, and a run
-    # changes only a few; storage.record loads those rows by id.
-    columns = [
+@dataclass(frozen=True, slots=True)
+class StoredItems:
+    """A source's stored items as one run needs them."""
+
+    # Every item's id, and the keys of those not removed: what a run needs of the items it
+    # did not read (those on pages answered 304, and those gone from the listing).
+    ids: dict[str, int]
+    active: set[str]
+    # The compared columns of the items the run read (of every item, when it read most).
+    compared: dict[str, StoredItem]
+
+
+def stored_items(
+    session: Session, source_id: int, *, read: Collection[str], all_columns: bool
+) -> StoredItems:
+    """The source's stored items, with the compared columns of those whose keys the run
+    `read`, or of all of them (`all_columns`: cheaper when the run read most of them)."""
+    # Column rows on the session's connection, not ORM objects: building 100k of those cost
+    # more than the whole diff, and the ORM's handling of column rows as much again as the
+    # rows themselves. A run writes to only a few items; storage.record loads those by id.
+    connection = session.connection()
+    of_source = col(Item.source_id) == source_id
+    if all_columns:
+        rows = connection.execute(_compared_columns().where(of_source))
+        compared = {row.key: StoredItem(*row) for row in rows}
+        ids = {key: item.id for key, item in compared.items()}
+        active = {key for key, item in compared.items() if not item.removed}
+        return StoredItems(ids, active, compared)
+    # An unchanged run of a 20,000-item source: 0.08 s for these three columns, against
+    # 0.27 s for all the compared ones.
+    states: Iterable[Any] = connection.execute(
+        sa.select(col(Item.key), col(Item.id), col(Item.removed_at).is_(None)).where(of_source)
+    )
+    ids, active = {}, set()
+    for key, item_id, present in states:
+        ids[key] = item_id
+        if present:
+            active.add(key)
+    wanted = sorted(ids[key] for key in read if key in ids)
+    compared = {}
+    for start in range(0, len(wanted), CHUNK):
+        chosen = _compared_columns().where(col(Item.id).in_(wanted[start : start + CHUNK]))
+        compared.update((row.key, StoredItem(*row)) for row in connection.execute(chosen))
+    return StoredItems(ids, active, compared)
+
+
+def _compared_columns() -> sa.Select[Any]:
+    return sa.select(
         col(Item.id),
         col(Item.key),
         col(Item.url),
@@ -115,12 +162,7 @@ def items_by_key(session: Session, source_id: int) -> dict[str, StoredItem]:
         col(Item.fingerprint),
         col(Item.removed_at).is_not(None),
         *(col(getattr(Item, name)) for name in EDITORIAL_COLUMNS),
-    ]
-    statement = sa.select(*columns).where(col(Item.source_id) == source_id)
-    # On the session's connection, not the session: the ORM's result handling of column
-    # rows cost as much again as the rows themselves (40,000 items: 0.37-0.46 -> 0.21 s).
-    rows = session.connection().execute(statement)
-    return {row.key: StoredItem(*row) for row in rows}
+    )
 
 
 def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
@@ -137,7 +179,7 @@ def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
             next_url=row.next_url,
             item_stamps=dict(row.item_stamps or {}),
         )
-        for row in session.connection().execute(statement)  # as items_by_key: no ORM
+        for row in session.connection().execute(statement)  # as stored_items: no ORM
     }
 
 

@@ -100,13 +100,13 @@ async def test_an_unchanged_listing_reads_no_item_pages_and_no_stored_items(
     bare_listing(listing_site, "s1", ["a", "b"])
     source = spec(listing_site)
     loads: list[int] = []
-    load = radar.pipeline.items_by_key
+    load = radar.pipeline.stored_items
 
-    def counted(session: Session, source_id: int) -> Any:
+    def counted(session: Session, source_id: int, **how: Any) -> Any:
         loads.append(source_id)
-        return load(session, source_id)
+        return load(session, source_id, **how)
 
-    monkeypatch.setattr(radar.pipeline, "items_by_key", counted)
+    monkeypatch.setattr(radar.pipeline, "stored_items", counted)
     with FixtureServer(listing_site.root, snapshot="s1") as server:
         await crawl(server, engine, [source])
         assert len(loads) == 1
