@@ -6,6 +6,12 @@ memos of the last run, 304 pages carried over unparsed, loop and page-limit guar
 links kept within the source's allowed domains, and a Crawl that is `complete` only when
 the listing ended by itself.
 
+While the last run's memos name the pages to come, their conditional requests are sent a
+few pages ahead of the walk (`_Ahead`), under the same per-host limits: on an unchanged
+listing each page is a 304 round trip, and waiting on them one at a time left the walk
+idle whenever the machine was busy. A page is still taken in walk order, and a request
+the walk never reaches (the listing changed course or ended) is cancelled.
+
 A reader may hand a page's items over still being built (by scraper.listing_worker, on
 another core): the walk goes straight on to the next page and collects them, in page order,
 when the listing has ended, after awaiting `handed_over` (where the html adapter lets its
@@ -14,6 +20,7 @@ extraction child go).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -128,6 +135,60 @@ async def fetch_again(
     )
 
 
+# How many pages ahead of the walk conditional requests go out. Above the per-host limit
+# they wait for a slot; enough to keep a host's slots busy with requests the walk will use.
+AHEAD = 8
+
+
+class _Ahead:
+    """Conditional requests for the pages the memos say come next, sent before their turn."""
+
+    def __init__(
+        self, spec: SourceSpec, fetcher: Fetcher, memos: Mapping[str, PageMemo], max_pages: int
+    ) -> None:
+        self._spec = spec
+        self._fetcher = fetcher
+        self.memos = memos
+        self.max_pages = max_pages
+        self._sent: dict[str, asyncio.Task[FetchResult]] = {}
+
+    def fetch(self, url: str, visited: set[str]) -> Awaitable[FetchResult]:
+        """The answer for `url`, the walk's page number `len(visited)`: the request sent
+        ahead for it, or one sent now. Either way, the next pages' requests go out."""
+        sent = self._sent.pop(url, None)
+        self._send_after(url, visited)
+        if sent is not None:
+            return sent
+        return fetch_again(self._fetcher, self._spec, url, self.memos.get(url))
+
+    def _send_after(self, url: str, visited: set[str]) -> None:
+        page = len(visited)
+        memo = self.memos.get(url)
+        for _ in range(AHEAD):
+            if memo is None or memo.next_url is None or page >= self.max_pages:
+                return
+            url, page = memo.next_url, page + 1
+            memo = self.memos.get(url)
+            if memo is None or url in visited or _within(self._spec, url) is None:
+                return
+            if url not in self._sent:
+                self._sent[url] = asyncio.ensure_future(
+                    fetch_again(self._fetcher, self._spec, url, memo)
+                )
+
+    async def close(self) -> None:
+        """Cancel what the walk did not use; its errors are nobody's."""
+        unused = list(self._sent.values())
+        self._sent.clear()
+        for task in unused:
+            task.cancel()
+        if unused:
+            await asyncio.wait(unused)
+        for task in unused:
+            if not task.cancelled():
+                task.exception()
+
+
 async def walk_pages(
     spec: SourceSpec,
     *,
@@ -145,22 +206,40 @@ async def walk_pages(
     `handed_over` is awaited once the last page is read, before the items are collected.
     """
     tally = _Tally(handed_over)
-    url: str | None = first_url or spec.url
+    ahead = _Ahead(spec, fetcher, memos, max_pages)
+    try:
+        complete, error = await _read_pages(
+            spec, ahead, tally, read, first_url or spec.url, end_on_404=end_on_404
+        )
+    finally:
+        await ahead.close()
+    return await tally.crawl(complete=complete, error=error)
+
+
+async def _read_pages(
+    spec: SourceSpec,
+    ahead: _Ahead,
+    tally: _Tally,
+    read: PageReader,
+    url: str | None,
+    *,
+    end_on_404: bool,
+) -> tuple[bool, FetchError | ExtractError | None]:
+    """Walk the listing into `tally`; say whether it ended by itself, or what ended it."""
     visited: set[str] = set()
     while url is not None and url not in visited:
-        if len(visited) == max_pages:
+        if len(visited) == ahead.max_pages:
             # Pages we did not read may still hold items: nothing can be called removed.
-            return await tally.crawl(complete=False)
+            return False, None
         visited.add(url)
-        memo = memos.get(url)
         try:
-            result = await fetch_again(fetcher, spec, url, memo)
-            url = _take(spec, result, memo, tally, read, page_number=len(visited))
+            result = await ahead.fetch(url, visited)
+            url = _take(spec, result, ahead.memos.get(url), tally, read, page_number=len(visited))
         except (FetchError, ExtractError) as error:
             if end_on_404 and len(visited) > 1 and getattr(error, "status", None) == 404:
-                return await tally.crawl(complete=True)
-            return await tally.crawl(complete=False, error=error)
-    return await tally.crawl(complete=True)
+                return True, None
+            return False, error
+    return True, None
 
 
 def _take(
@@ -176,7 +255,7 @@ def _take(
     if result.not_modified and memo is not None:
         tally.not_modified += 1
         tally.pages.append(memo)
-        return memo.next_url
+        return _within(spec, memo.next_url)
     tally.fetched += 1
     page = read(result, page_number=page_number)
     items: Normalised | Awaitable[Normalised] | None = page.items
@@ -187,8 +266,11 @@ def _take(
             language=spec.language,
             identity=identity_function(spec.identity),
         )
-    next_url = page.next_url
-    if next_url is not None and not is_allowed(next_url, spec.allowed_domains):
-        next_url = None
+    next_url = _within(spec, page.next_url)
     tally.pages.append(_Read(result.url, result.validators, next_url, items))
     return next_url
+
+
+def _within(spec: SourceSpec, url: str | None) -> str | None:
+    """`url` if the source may follow it (its allowed domains), else None."""
+    return url if url is not None and is_allowed(url, spec.allowed_domains) else None
