@@ -169,12 +169,13 @@ class _Ahead:
                 return
             url, page = memo.next_url, page + 1
             memo = self.memos.get(url)
+            if url in self._sent:
+                continue  # sent at an earlier page, and checked then
             if memo is None or url in visited or _within(self._spec, url) is None:
                 return
-            if url not in self._sent:
-                self._sent[url] = asyncio.ensure_future(
-                    fetch_again(self._fetcher, self._spec, url, memo)
-                )
+            self._sent[url] = asyncio.ensure_future(
+                fetch_again(self._fetcher, self._spec, url, memo)
+            )
 
     async def close(self) -> None:
         """Cancel what the walk did not use; its errors are nobody's."""
