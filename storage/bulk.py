@@ -134,6 +134,10 @@ def insert_batches(
     fixed = {
         name: _processed(table.c[name], dialect, [value])[0] for name, value in (same or {}).items()
     }
+    # A column NULL in every row is left to the database: sqlite3 binds None through its
+    # adapter lookup, which costs as much as a row's other columns together (callgrind, 20,000
+    # rows of a new item: 1.66 instead of 2.06 G instructions without five such columns).
+    fixed = {name: value for name, value in fixed.items() if not _left_null(table.c[name], value)}
     pending = iter(batches)
     batch = next(pending, None)
     if batch is None:
@@ -145,6 +149,11 @@ def insert_batches(
             # Let go of this batch before the next one is shaped: one is held at a time.
             batch = None
             batch = next(pending, None)
+
+
+def _left_null(column: sa.Column[Any], value: Any) -> bool:
+    """Whether leaving `column` out of an INSERT stores `value` (NULL, with no default)."""
+    return value is None and column.nullable is True and column.server_default is None
 
 
 def _rows(
