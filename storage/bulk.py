@@ -30,7 +30,7 @@ def table_of(model: type[SQLModel]) -> sa.Table:
     return table
 
 
-def _processed(column: sa.Column[Any], dialect: sa.Dialect, values: Iterable[Any]) -> list[Any]:
+def _processed(column: sa.Column[Any], dialect: sa.Dialect, values: Sequence[Any]) -> list[Any]:
     """`values` as SQLAlchemy would bind them to `column` (a JSON column's text, a
     datetime's UTC form, SQLite's text dates and 0/1 booleans)."""
     process = column.type._cached_bind_processor(dialect)
@@ -44,6 +44,10 @@ def _processed(column: sa.Column[Any], dialect: sa.Dialect, values: Iterable[Any
         return list(values)
     if isinstance(column.type, sa.JSON):
         return [_json_text(value, process) for value in values]
+    if isinstance(column.type, sa.Date):
+        # A source's items share a few thousand dates: each converted once.
+        distinct = {value: process(value) for value in set(values)}
+        return [distinct[value] for value in values]
     return [process(value) for value in values]
 
 

@@ -54,7 +54,8 @@ def test_awkward_values_round_trip(engine: Engine) -> None:
         "summary": [None, *AWKWARD[1:]],
         "links": [[text] for text in AWKWARD],
         "matched_terms": [["borgerinddrag*", text] for text in AWKWARD],
-        "date_value": [dt.date(2026, 1, n + 1) for n in range(count)],
+        # Repeated dates are converted once each; None stays NULL.
+        "date_value": [dt.date(2026, 1, n % 3 + 1) if n else None for n in range(count)],
         "relevance": [n / 10 for n in range(count)],
         "announced": [n % 2 == 0 for n in range(count)],
         "updated_at": [WHEN, ELSEWHERE, *[WHEN] * (count - 2)],
@@ -63,7 +64,7 @@ def test_awkward_values_round_trip(engine: Engine) -> None:
         "source_id": source_id,
         "fingerprint": "f" * 64,
         "first_seen": ELSEWHERE,
-        "removed_at": None,
+        "removed_at": None,  # NULL in every row: left out of the INSERT
         "review_state": "new",
     }
     with Session(engine) as session:
