@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import gc
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from radar.fixture_server import Fault, FixtureServer
 from scraper.adapters import adapter_for
@@ -131,19 +131,14 @@ async def test_memos_never_lead_beyond_the_sources_domains(fixture_sites: Fixtur
     memos[elsewhere] = PageMemo(url=elsewhere, validators=Validators(), item_keys=(), next_url=None)
     asked: list[str] = []
 
-    class Recording(Fetcher):
-        async def fetch(
-            self,
-            url: str,
-            *,
-            source: str,
-            validators: Validators | None = None,
-            allowed: tuple[str, ...] | None = None,
-        ) -> FetchResult:
-            asked.append(url)
-            return await super().fetch(url, source=source, validators=validators, allowed=allowed)
+    async with Fetcher(fast_crawler(), host_map={HOST: fixture_sites.address}) as fetcher:
+        fetch = fetcher.fetch
 
-    async with Recording(fast_crawler(), host_map={HOST: fixture_sites.address}) as fetcher:
+        async def recorded(url: str, **how: Any) -> FetchResult:
+            asked.append(url)
+            return await fetch(url, **how)
+
+        fetcher.fetch = recorded  # type: ignore[method-assign]
         again = await adapter_for("html").crawl(cfb_archive(), fetcher=fetcher, memos=memos)
 
     # Where a memo leaves the source, the listing ends, as where a fetched page's link does.
