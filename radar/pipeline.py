@@ -99,10 +99,7 @@ async def _crawl_and_record(
     for note in crawl.notes:
         log.info("[%s] %s", spec.name, note)
     if spec.enrich is not None and crawl.items:  # pages answered 304 hold nothing to fill
-        with Session(engine) as session:
-            read = [item.key for item in crawl.items]
-            known = stored_items(session, ids[0], read=read, all_columns=False).compared
-        crawl = await enrich(spec, crawl, fetcher=fetcher, known=known)
+        crawl = await _enriched(spec, crawl, ids[0], engine=engine, fetcher=fetcher)
     if crawl.error is not None and not crawl.items and not crawl.carried_keys:
         finish_failed(engine, ids[1], RunStatus.FAILED, str(crawl.error), 0)
         return RunOutcome(spec.name, ids[1], RunStatus.FAILED, error=str(crawl.error))
@@ -118,6 +115,17 @@ async def _crawl_and_record(
         # Cancelled or a bug: the item state is rolled back; say so on the run, then go on up.
         finish_failed(engine, ids[1], RunStatus.CRASHED, f"{type(exc).__name__}: {exc}", 0)
         raise
+
+
+async def _enriched(
+    spec: SourceSpec, crawl: Crawl, source_id: int, *, engine: Engine, fetcher: Fetcher
+) -> Crawl:
+    """The crawl with its items' detail pages read; what the store knew of them is let go
+    on return, before the run is stored (the run's memory peak)."""
+    with Session(engine) as session:
+        read = [item.key for item in crawl.items]
+        known = stored_items(session, source_id, read=read, all_columns=False).compared
+    return await enrich(spec, crawl, fetcher=fetcher, known=known)
 
 
 async def _stored(
