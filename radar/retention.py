@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import PageMemo, Run, RunStatus, Source, utcnow
-from storage.repository import recent_complete_runs
+from storage.repository import in_chunks, recent_complete_runs
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -59,8 +59,8 @@ def prune(
                 select(sa.func.count()).where(col(PageMemo.updated_at) < memo_cutoff)
             ).one()
             return PruneReport(runs=len(runs), memos=int(memos))
-        for start in range(0, len(runs), CHUNK):
-            session.execute(sa.delete(Run).where(col(Run.id).in_(runs[start : start + CHUNK])))
+        for chunk in in_chunks(runs, CHUNK):
+            session.execute(sa.delete(Run).where(col(Run.id).in_(chunk)))
         memos = int(getattr(session.execute(stale_memos), "rowcount", 0) or 0)
         session.commit()
     report = PruneReport(runs=len(runs), memos=memos)

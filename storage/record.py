@@ -10,8 +10,8 @@ from storage.bulk import insert_rows, table_of
 from storage.models import Event, EventKind, Item, ItemVersion
 from storage.new_items import insert_new
 from storage.repository import (
-    CHUNK,
     field_changes,
+    in_chunks,
     item_fields,
     stored_editorial,
     version_state,
@@ -59,8 +59,8 @@ class DiffRecorder:
         """The ORM rows of `keys`, by key: only the few items a run writes to."""
         ids = [self.stored.ids[key] for key in keys]
         rows: dict[str, Item] = {}
-        for start in range(0, len(ids), CHUNK):
-            statement = select(Item).where(col(Item.id).in_(ids[start : start + CHUNK]))
+        for chunk in in_chunks(ids):
+            statement = select(Item).where(col(Item.id).in_(chunk))
             rows.update((row.key, row) for row in self.session.exec(statement))
         return rows
 

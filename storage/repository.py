@@ -31,13 +31,19 @@ from storage.models import (
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Collection, Iterable, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Sequence
 
     from radar.items import ExtractedItem
 
 
 # Bound the size of IN (...) lists; SQLite allows 32k parameters, PostgreSQL 65k.
 CHUNK = 900
+
+
+def in_chunks(ids: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
+    """`ids` in slices short enough for one `IN (...)` list each."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def digest(text: str) -> str:
@@ -147,8 +153,8 @@ def stored_items(
             active.add(key)
     wanted = sorted(ids[key] for key in read if key in ids)
     compared = {}
-    for start in range(0, len(wanted), CHUNK):
-        chosen = _compared_columns().where(col(Item.id).in_(wanted[start : start + CHUNK]))
+    for chunk in in_chunks(wanted):
+        chosen = _compared_columns().where(col(Item.id).in_(chunk))
         compared.update((row.key, StoredItem(*row)) for row in connection.execute(chosen))
     return StoredItems(ids, active, compared)
 
