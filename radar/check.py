@@ -37,6 +37,7 @@ class CheckReport:
     skipped: int
     complete: bool
     error: str | None
+    capped: bool = False
     coverage: dict[str, float] = field(default_factory=dict)
     samples: tuple[ExtractedItem, ...] = ()
 
@@ -52,6 +53,7 @@ class CheckReport:
             "pages": self.pages,
             "skipped": self.skipped,
             "complete": self.complete,
+            "capped": self.capped,
             "error": self.error,
             "coverage": self.coverage,
             "samples": [_sample(item) for item in self.samples],
@@ -69,6 +71,7 @@ def report(spec: SourceSpec, crawl: Crawl) -> CheckReport:
         pages=crawl.pages,
         skipped=crawl.skipped,
         complete=crawl.complete,
+        capped=crawl.capped,
         error=str(crawl.error) if crawl.error else None,
         coverage=coverage(crawl.items),
         samples=crawl.items[:SAMPLES],

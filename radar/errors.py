@@ -5,7 +5,8 @@
     ├── FetchError                  a URL could not be fetched; raised by scraper.fetch
     │   ├── TransientFetchError     timeouts, resets, 5xx, 429: retried, then re-raised
     │   └── PermanentFetchError     4xx, too large, not allowed, robots.txt: not retried
-    │       └── DisallowedByRobots  robots.txt forbids the URL
+    │       ├── DisallowedByRobots  robots.txt forbids the URL
+    │       └── LeavesSource        a redirect or next-page link leads off the allowed domains
     ├── ExtractError                a page could not be turned into items; raised by scraper.extract
     └── StorageError                the database refused; raised by storage
 
@@ -63,6 +64,11 @@ class PermanentFetchError(FetchError):
 
 class DisallowedByRobots(PermanentFetchError):
     """robots.txt forbids our User-Agent to fetch the URL."""
+
+
+class LeavesSource(PermanentFetchError):
+    """A redirect or a next-page link leads outside the source's allowed domains. Not followed,
+    and the listing beyond it is unread: a run that meets one is partial, never complete."""
 
 
 class ExtractError(RadarError):

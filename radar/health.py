@@ -56,7 +56,7 @@ class RunStats:
     items: int
     coverage: dict[str, float] | None
     new: int = 0
-    complete: bool = True
+    finished: bool = True  # complete, or capped at max_pages (Crawl.finished)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def suspicion(
     stats: RunStats, usual: Baseline | None, rule: HealthRule, *, known_active: int
 ) -> str | None:
     """Why this run looks broken rather than newsworthy; None when it looks fine."""
-    if usual is not None and stats.complete and stats.items < rule.min_share * usual.items:
+    if usual is not None and stats.finished and stats.items < rule.min_share * usual.items:
         return (
             f"found {stats.items} items where there are usually {usual.items:g}: "
             "suspected layout change"

@@ -20,8 +20,8 @@ from storage.new_items import RunContext, unassessed
 from storage.record import DiffRecorder
 from storage.repository import (
     active_rules,
-    has_complete_baseline,
-    recent_complete_runs,
+    has_finished_baseline,
+    recent_finished_runs,
     save_memos,
     stored_items,
 )
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
     if baseline:
         return RunStatus.BASELINE
-    if not crawl.complete:
+    if not crawl.finished:
         return RunStatus.PARTIAL
     return RunStatus.UNCHANGED if crawl.all_not_modified else RunStatus.OK
 
@@ -50,7 +50,7 @@ def _looks_broken(crawl: Crawl, known_active: int, *, baseline: bool) -> str | N
         return None
     if known_active:
         return f"no items found where {known_active} were: suspected layout change"
-    if baseline and crawl.complete:
+    if baseline and crawl.finished:
         return "no items found on a first run: check the source's selectors"
     return None
 
@@ -67,7 +67,7 @@ def record_crawl(
     source_id, run_id = ids
     now = utcnow()
     with collector_paused(), Session(engine) as session:
-        baseline = not has_complete_baseline(session, source_id)
+        baseline = not has_finished_baseline(session, source_id)
         known = _stored(session, source_id, crawl)
         changes = diff(
             known.compared,
@@ -122,7 +122,7 @@ def _stats(crawl: Crawl, changes: Diff) -> RunStats:
         items=len(crawl.items) + len(crawl.carried_keys),
         coverage=coverage(crawl.items) if crawl.items else None,
         new=changes.count(EventKind.NEW),
-        complete=crawl.complete,
+        finished=crawl.finished,
     )
 
 
@@ -143,6 +143,6 @@ def _guard(
         return broken
     history = [
         RunStats(items=run.items_found, coverage=run.coverage)
-        for run in recent_complete_runs(session, source_id)
+        for run in recent_finished_runs(session, source_id)
     ]
     return suspicion(stats, baseline_of(history), spec.health, known_active=active)

@@ -4,7 +4,7 @@ Items, their versions and their events are the editors' history and are never pr
 What goes:
 
 - Run rows older than `retention.runs_days` that nothing refers to (events, item versions),
-  except, per source, the newest run and the last complete successful runs (the usual
+  except, per source, the newest run and the last finished successful runs (the usual
   that health compares with, and the proof that the silent baseline is done);
 - page memos of pages not seen for `retention.memo_days` (a memo only saves a request).
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import PageMemo, Run, RunStatus, Source, utcnow
-from storage.repository import in_chunks, recent_complete_runs
+from storage.repository import in_chunks, recent_finished_runs
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEEP_COMPLETE_RUNS = 5  # as many as storage.repository.recent_complete_runs compares with
+KEEP_COMPLETE_RUNS = 5  # as many as storage.repository.recent_finished_runs compares with
 CHUNK = 500
 
 
@@ -102,7 +102,7 @@ def _kept_runs(session: Session) -> set[int]:
             keep.add(newest)
         keep.update(
             run.id
-            for run in recent_complete_runs(session, source_id, limit=KEEP_COMPLETE_RUNS)
+            for run in recent_finished_runs(session, source_id, limit=KEEP_COMPLETE_RUNS)
             if run.id is not None
         )
     return keep

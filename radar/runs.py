@@ -131,7 +131,7 @@ def outcome_of(
 def close_run(run: Run, crawl: Crawl, outcome: RunOutcome) -> None:
     run.status = outcome.status
     run.finished_at = utcnow()
-    run.complete = crawl.complete
+    run.complete, run.capped = crawl.complete, crawl.capped
     run.pages_fetched, run.pages_not_modified = crawl.pages_fetched, crawl.pages_not_modified
     run.items_found, run.items_skipped = outcome.items, outcome.skipped
     run.new, run.changed = outcome.new, outcome.changed

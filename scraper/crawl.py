@@ -37,7 +37,10 @@ class Crawl:
     `items` come from pages that were fetched and parsed; `carried_keys` are the identities
     on pages the server answered 304 to. `complete` is True only when every page of the
     listing was read (fetched or 304) and pagination ended by itself: only then may an
-    absent item be called removed. `error` is the failure that cut the crawl short, if any.
+    absent item be called removed. `capped` is True when the walk read, without a failure,
+    as many pages as the source allows (`max_pages`) and the listing goes on: the same head
+    of the listing every run, so new items are told apart from known ones, but nothing is
+    called removed. `error` is the failure that cut the crawl short, if any.
     """
 
     items: tuple[ExtractedItem, ...] = ()
@@ -47,6 +50,7 @@ class Crawl:
     pages_not_modified: int = 0
     skipped: int = 0
     complete: bool = False
+    capped: bool = False
     error: FetchError | ExtractError | None = None
     notes: tuple[str, ...] = field(default=())
 
@@ -55,5 +59,11 @@ class Crawl:
         return self.pages_fetched + self.pages_not_modified
 
     @property
+    def finished(self) -> bool:
+        """It read all it set out to read: the whole listing, or as much as max_pages allows.
+        Only such a crawl can end a silent baseline or be compared with the usual."""
+        return self.complete or self.capped
+
+    @property
     def all_not_modified(self) -> bool:
-        return self.complete and self.pages_fetched == 0 and self.pages_not_modified > 0
+        return self.finished and self.pages_fetched == 0 and self.pages_not_modified > 0

@@ -20,7 +20,12 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from radar.errors import DisallowedByRobots, PermanentFetchError, TransientFetchError
+from radar.errors import (
+    DisallowedByRobots,
+    LeavesSource,
+    PermanentFetchError,
+    TransientFetchError,
+)
 from scraper.politeness import HostLimiter, Limiter
 from scraper.response import FetchResult, Validators, parse_retry_after
 from scraper.robots import MAX_ROBOTS_BYTES, RobotsAnswer, RobotsCache
@@ -142,7 +147,7 @@ class Fetcher:
                 url=current,
             )
         if allowed is not None and not is_allowed(target, allowed):
-            raise PermanentFetchError(
+            raise LeavesSource(
                 f"redirect leaves the source's domains: {target}", source=source, url=current
             )
         seen.add(target)

@@ -93,6 +93,8 @@ class Run(SQLModel, table=True):
     finished_at: dt.datetime | None = _when(default=None, nullable=True)
     status: str = Field(default=RunStatus.RUNNING, max_length=16, index=True)
     complete: bool = False
+    # Read as far as max_pages allows, without a failure; the listing went on (Crawl.capped).
+    capped: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     pages_fetched: int = 0
     pages_not_modified: int = 0
     items_found: int = 0

@@ -72,11 +72,17 @@ def mark_crashed_runs(session: Session, source_id: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def has_complete_baseline(session: Session, source_id: int) -> bool:
-    """True once a complete successful run exists: before that, every run is a silent baseline."""
+def _finished() -> sa.ColumnElement[bool]:
+    """A run that read all it set out to read (Crawl.finished)."""
+    return sa.or_(col(Run.complete).is_(True), col(Run.capped).is_(True))
+
+
+def has_finished_baseline(session: Session, source_id: int) -> bool:
+    """True once a finished successful run exists (complete, or capped at max_pages): before
+    that, every run is a silent baseline."""
     statement = select(Run.id).where(
         col(Run.source_id) == source_id,
-        col(Run.complete).is_(True),
+        _finished(),
         col(Run.status).in_([str(status) for status in SUCCESSFUL_RUNS]),
     )
     return session.exec(statement.limit(1)).first() is not None
@@ -288,14 +294,14 @@ def field_changes(before: dict[str, str | None], after: dict[str, str | None]) -
     return {name: [before[name], after[name]] for name in after if before.get(name) != after[name]}
 
 
-def recent_complete_runs(session: Session, source_id: int, *, limit: int = 5) -> list[Run]:
-    """The last successful complete runs of a source, newest first: the usual to compare with."""
+def recent_finished_runs(session: Session, source_id: int, *, limit: int = 5) -> list[Run]:
+    """The last successful finished runs of a source, newest first: the usual to compare with."""
     usual = [RunStatus.OK, RunStatus.UNCHANGED, RunStatus.BASELINE]
     statement = (
         select(Run)
         .where(
             col(Run.source_id) == source_id,
-            col(Run.complete).is_(True),
+            _finished(),
             col(Run.status).in_([str(status) for status in usual]),
         )
         .order_by(col(Run.id).desc())

@@ -368,7 +368,7 @@ async def test_rel_next_pages_are_followed_up_to_max_pages(
         write(tmp_path, f"feed.rss?page={n}", paged(n, last=3))
     result, _ = await crawl(tmp_path, spec_of(url, max_pages=max_pages))
     assert [item.title for item in result.items] == titles
-    assert result.complete is complete
+    assert result.complete is complete and result.capped is not complete
 
 
 async def test_an_unchanged_feed_is_answered_304_and_carried(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def test_a_usual_run_is_not_suspect() -> None:
 def test_far_fewer_items_than_usual_is_suspect_only_for_a_complete_run() -> None:
     few = RunStats(items=12, coverage=FULL)
     assert "usually 40" in (suspicion(few, USUAL, RULE, known_active=40) or "")
-    partial = RunStats(items=12, coverage=FULL, complete=False)
+    partial = RunStats(items=12, coverage=FULL, finished=False)
     assert suspicion(partial, USUAL, RULE, known_active=40) is None
 
 

@@ -120,7 +120,8 @@ async def test_duplicates_scripts_and_foreign_links_on_one_page(
         ("Samme", "https://site.test/a/?utm_source=x"),
         ("Ude", "https://elsewhere.example/rapport"),
     ]
-    assert outcome.pages == 1  # the next link leaves the allowed domains: not followed
+    # The next link leaves the allowed domains: not followed, and the run says so.
+    assert outcome.pages == 1 and "leaves the source's domains" in (outcome.error or "")
 
 
 async def test_a_next_link_that_loops_back_ends_the_listing(

@@ -13,7 +13,7 @@ from radar.pipeline import RunOutcome, run_sources
 from radar.publish import write_feeds
 from scraper.fetch import Fetcher
 from scraper.urls import canonical_url
-from storage.models import Event, Item, RunStatus
+from storage.models import Event, Item, Run, RunStatus
 from tests.conftest import (
     Entry,
     ListingSite,
@@ -49,6 +49,11 @@ async def baseline_then_s2(listing_site: ListingSite, engine: Engine) -> HtmlSpe
         server.snapshot = "s2"
         await crawl(server, engine, [spec])
     return spec
+
+
+def stored_rows(engine: Engine) -> list[Item]:
+    with Session(engine) as session:
+        return list(session.exec(select(Item)))
 
 
 def events(engine: Engine) -> Counter[tuple[str, str]]:
@@ -149,6 +154,57 @@ async def test_a_page_failing_midway_announces_new_items_but_removes_nothing(
     assert (partial.status, partial.new, partial.removed) == (RunStatus.PARTIAL, 1, 0)
     assert "503" in (partial.error or "")
     assert not partial.ok
+
+
+async def test_a_listing_longer_than_max_pages_ends_its_baseline_and_announces(
+    listing_site: ListingSite, engine: Engine
+) -> None:
+    # Three pages of three; the source reads two. The head of the listing is read whole
+    # every run, so the baseline ends and new items are news; the tail is never removed.
+    entries = [Entry(f"item-{n}", f"Titel {n}") for n in range(9)]
+    listing_site.write("s1", entries)
+    listing_site.write("s2", [Entry("fresh", "Helt ny"), *entries])
+    spec = listing_site.spec(max_pages=2)
+    with FixtureServer(listing_site.root, snapshot="s1") as server:
+        [baseline] = await crawl(server, engine, [spec])
+        server.snapshot = "s2"
+        [news] = await crawl(server, engine, [spec])
+        [again] = await crawl(server, engine, [spec])
+
+    assert (baseline.status, baseline.items, baseline.ok) == (RunStatus.BASELINE, 6, True)
+    # item-5 slid onto the third page, which is not read: not removed.
+    assert (news.status, news.new, news.removed, news.ok) == (RunStatus.OK, 1, 0, True)
+    assert (again.status, again.new, again.ok) == (RunStatus.UNCHANGED, 0, True)
+    assert events(engine) == Counter({("new", "https://site.test/items/fresh"): 1})
+    with Session(engine) as session:
+        runs = session.exec(select(Run).order_by(col(Run.id))).all()
+    assert [(run.complete, run.capped) for run in runs] == [(False, True)] * 3
+    assert not any(item.removed_at for item in stored_rows(engine))
+
+
+async def test_a_next_link_off_the_sources_domains_is_reported_and_removes_nothing(
+    listing_site: ListingSite, engine: Engine
+) -> None:
+    entries = [Entry(f"item-{n}", f"Titel {n}") for n in range(6)]
+    listing_site.write("s1", entries)
+    listing_site.write("s2", entries[:2])
+    spec = listing_site.spec()
+    with FixtureServer(listing_site.root, snapshot="s1") as server:
+        await crawl(server, engine, [spec])
+        server.snapshot = "s2"
+        # The first page now sends the walk to another site, where the rest may well be.
+        elsewhere = listing_site.page(entries[:2], next_page=2, encoding="utf-8").replace(
+            b'href="/list/page/2/"', b'href="https://elsewhere.example/list/page/2/"'
+        )
+        server.script(listing_site.host, "/list/", [Fault(status=200, body=elsewhere)])
+
+        [partial] = await crawl(server, engine, [spec])
+
+    assert (partial.status, partial.removed, partial.ok) == (RunStatus.PARTIAL, 0, False)
+    assert "leaves the source's domains: https://elsewhere.example/list/page/2/" in (
+        partial.error or ""
+    )
+    assert not any(item.removed_at for item in stored_rows(engine))
 
 
 async def test_a_listing_that_suddenly_yields_nothing_is_suspect_not_a_mass_removal(

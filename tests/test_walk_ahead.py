@@ -13,6 +13,7 @@ import gc
 import logging
 from typing import TYPE_CHECKING, Any
 
+from radar.errors import LeavesSource
 from radar.fixture_server import Fault, FixtureServer
 from scraper.adapters import adapter_for
 from scraper.crawl import Crawl, PageMemo
@@ -141,6 +142,8 @@ async def test_memos_never_lead_beyond_the_sources_domains(fixture_sites: Fixtur
         fetcher.fetch = recorded  # type: ignore[method-assign]
         again = await adapter_for("html").crawl(cfb_archive(), fetcher=fetcher, memos=memos)
 
-    # Where a memo leaves the source, the listing ends, as where a fetched page's link does.
+    # Where a memo leaves the source, the walk ends unfinished, as where a fetched page's
+    # link does: what lies beyond was not read.
     assert elsewhere not in asked and len(asked) == 2
+    assert isinstance(again.error, LeavesSource) and not again.finished
     assert again.pages_not_modified == 2 and again.memos[-1].url == second.url

@@ -302,5 +302,6 @@ class JsonAdapter:
         )
         if gaps:
             # Some items went unread, so an item missing from this crawl may still be there.
-            return replace(crawl, complete=False, notes=(*crawl.notes, *gaps))
+            # Nor is it capped: those items may be read next time, and must not be news then.
+            return replace(crawl, complete=False, capped=False, notes=(*crawl.notes, *gaps))
         return crawl

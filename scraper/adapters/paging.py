@@ -3,8 +3,8 @@
 An adapter only says how to read one page (`PageReader`): which raw records it holds
 and which URL comes next. The walk does the rest: conditional requests with the page
 memos of the last run, 304 pages carried over unparsed, loop and page-limit guards,
-links kept within the source's allowed domains, and a Crawl that is `complete` only when
-the listing ended by itself.
+links kept within the source's allowed domains (a next page beyond them ends the walk
+unfinished), and a Crawl that is `complete` only when the listing ended by itself.
 
 While the last run's memos name the pages to come, their conditional requests are sent a
 few pages ahead of the walk (`_Ahead`), under the same per-host limits: on an unchanged
@@ -21,10 +21,10 @@ extraction child go).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from radar.errors import ExtractError, FetchError
+from radar.errors import ExtractError, FetchError, LeavesSource
 from scraper.crawl import Crawl, PageMemo
 from scraper.identity import identity_function
 from scraper.normalise import Normalised, build_items
@@ -79,11 +79,10 @@ class _Tally:
         self.not_modified = 0
         self.skipped = 0
 
-    async def crawl(
-        self, *, complete: bool, error: FetchError | ExtractError | None = None
-    ) -> Crawl:
+    async def crawl(self, *, complete: bool, error: FetchError | ExtractError | None) -> Crawl:
         """The Crawl, once every read page's items are in. A page whose items could not be
-        built ends the crawl there, as if its reader had failed."""
+        built ends the crawl there, as if its reader had failed. A walk that ended neither by
+        itself nor by a failure stopped at max_pages: it is capped."""
         if self.handed_over is not None:
             await self.handed_over()
         for page in self.pages:
@@ -106,6 +105,7 @@ class _Tally:
             pages_not_modified=self.not_modified,
             skipped=self.skipped,
             complete=complete,
+            capped=not complete and error is None,
             error=error,
         )
 
@@ -171,7 +171,7 @@ class _Ahead:
             memo = self.memos.get(url)
             if url in self._sent:
                 continue  # sent at an earlier page, and checked then
-            if memo is None or url in visited or _within(self._spec, url) is None:
+            if memo is None or url in visited or not is_allowed(url, self._spec.allowed_domains):
                 return
             self._sent[url] = asyncio.ensure_future(
                 fetch_again(self._fetcher, self._spec, url, memo)
@@ -214,7 +214,11 @@ async def walk_pages(
         )
     finally:
         await ahead.close()
-    return await tally.crawl(complete=complete, error=error)
+    crawl = await tally.crawl(complete=complete, error=error)
+    if crawl.capped:
+        note = f"stopped at max_pages ({max_pages}); the listing goes on, so nothing is removed"
+        return replace(crawl, notes=(*crawl.notes, note))
+    return crawl
 
 
 async def _read_pages(
@@ -230,7 +234,8 @@ async def _read_pages(
     visited: set[str] = set()
     while url is not None and url not in visited:
         if len(visited) == ahead.max_pages:
-            # Pages we did not read may still hold items: nothing can be called removed.
+            # Pages we did not read may still hold items: nothing can be called removed
+            # (the crawl is capped, not failed).
             return False, None
         visited.add(url)
         try:
@@ -256,7 +261,7 @@ def _take(
     if result.not_modified and memo is not None:
         tally.not_modified += 1
         tally.pages.append(memo)
-        return _within(spec, memo.next_url)
+        return _next_within(spec, memo.next_url, page_url=memo.url)
     tally.fetched += 1
     page = read(result, page_number=page_number)
     items: Normalised | Awaitable[Normalised] | None = page.items
@@ -267,11 +272,15 @@ def _take(
             language=spec.language,
             identity=identity_function(spec.identity),
         )
-    next_url = _within(spec, page.next_url)
-    tally.pages.append(_Read(result.url, result.validators, next_url, items))
-    return next_url
+    tally.pages.append(_Read(result.url, result.validators, page.next_url, items))
+    return _next_within(spec, page.next_url, page_url=result.url)
 
 
-def _within(spec: SourceSpec, url: str | None) -> str | None:
-    """`url` if the source may follow it (its allowed domains), else None."""
-    return url if url is not None and is_allowed(url, spec.allowed_domains) else None
+def _next_within(spec: SourceSpec, url: str | None, *, page_url: str) -> str | None:
+    """The next page's URL, if the source may follow it. A link off the allowed domains ends
+    the walk as incomplete: the pages beyond it are unread, so nothing may be called removed."""
+    if url is None or is_allowed(url, spec.allowed_domains):
+        return url
+    raise LeavesSource(
+        f"the next page's link leaves the source's domains: {url}", source=spec.name, url=page_url
+    )
