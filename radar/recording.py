@@ -6,6 +6,7 @@ than usual, is a suspected redesign and records nothing (radar.health decides).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
@@ -14,7 +15,7 @@ from radar.health import RunStats, baseline_of, coverage, suspicion
 from radar.runs import RunOutcome, close_run, finish_failed, outcome_of
 from radar.runtime import collector_paused
 from radar.triage import Triage, compile_rules
-from storage.diff import Diff, diff
+from storage.diff import Diff, diff, entered_from_beyond
 from storage.models import EventKind, Run, RunStatus, utcnow
 from storage.new_items import RunContext, unassessed
 from storage.record import DiffRecorder
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     from scraper.crawl import Crawl
     from scraper.spec import SourceSpec
     from storage.repository import StoredItems
+
+
+log = logging.getLogger(__name__)
 
 
 def _status_of(crawl: Crawl, *, baseline: bool) -> RunStatus:
@@ -75,6 +79,7 @@ def record_crawl(
             carried=crawl.carried_keys,
             complete=crawl.complete,
             active=known.active,
+            entering=_entering(crawl, known) if crawl.capped and not baseline else (),
         )
         stats = _stats(crawl, changes)
         active = len(known.active)
@@ -97,6 +102,14 @@ def record_crawl(
         close_run(run, crawl, outcome)
         run.coverage = stats.coverage
         session.commit()
+    if changes.entered:
+        log.info(
+            "[%s] %d item(s) moved up into the listing's first %d pages from beyond them: "
+            "stored, not announced",
+            spec.name,
+            len(changes.entered),
+            crawl.pages,
+        )
     return outcome
 
 
@@ -106,6 +119,12 @@ def _stored(session: Session, source_id: int, crawl: Crawl) -> StoredItems:
     read = [item.key for item in crawl.items]
     all_columns = len(read) >= len(crawl.carried_keys)
     return stored_items(session, source_id, read=read, all_columns=all_columns)
+
+
+def _entering(crawl: Crawl, known: StoredItems) -> frozenset[str]:
+    """Identities that moved up into a capped listing's head from beyond it."""
+    order = [key for memo in crawl.memos for key in memo.item_keys]
+    return entered_from_beyond(order, known.ids)
 
 
 def _triage(session: Session, spec: SourceSpec, relevance: RelevanceSettings | None) -> Triage:

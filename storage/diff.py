@@ -7,6 +7,9 @@ Rules, in the words editors would use:
 - a known item absent from a *complete* crawl is **removed** (an incomplete crawl
   removes nothing: the missing item may sit on a page we did not read);
 - a removed item that is seen again has **reappeared**; it is never new twice;
+- an identity we have never seen that moved up into a capped listing's head from the pages
+  beyond it (after every known item, in walk order) has **entered**: it is stored quietly,
+  never announced. It is new to us, not news: an item of the head was deleted or moved;
 - a date given more precisely than before ("2026-11" then "2026-11-22", as when a
   listing's month dates give way to an API's days) is no change: the stored date is
   quietly refined. A coarser date than the stored one is ignored.
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from storage.models import EventKind
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Mapping
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from radar.items import ExtractedItem
 
@@ -60,6 +63,8 @@ class Diff:
     unchanged: tuple[ExtractedItem, ...]
     duplicates: int
     refined: tuple[ExtractedItem, ...] = ()
+    # New to us, not news (see entered_from_beyond): stored, never announced.
+    entered: tuple[ExtractedItem, ...] = ()
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -114,6 +119,20 @@ def _same_but_for_date_precision(
     return EventKind.CHANGED
 
 
+def entered_from_beyond(order: Sequence[str], known: Collection[str]) -> frozenset[str]:
+    """The identities unknown to us that follow every known one in a capped listing's walk.
+
+    A capped run reads the same head of a listing every time. When an item of the head is
+    deleted (or moved), an older one moves up into it from the pages never read: new to us,
+    yet not news. New items come in at the top, ahead of known ones. With no known item in
+    the head there is nothing to tell by (the health guard judges a run that is all new).
+    """
+    last = next((i for i in range(len(order) - 1, -1, -1) if order[i] in known), None)
+    if last is None:
+        return frozenset()
+    return frozenset(key for key in order[last + 1 :] if key not in known)
+
+
 def diff(
     known: Mapping[str, Known],
     seen: Iterable[ExtractedItem],
@@ -121,18 +140,21 @@ def diff(
     carried: frozenset[str] = frozenset(),
     complete: bool,
     active: Collection[str] | None = None,
+    entering: Collection[str] = frozenset(),
 ) -> Diff:
     """Classify every seen item against the known ones; list removals if the crawl was complete.
 
     `carried` are identities on pages answered 304: present, and unchanged by definition.
     `active` are the identities of every stored item not removed, when `known` holds only
-    the seen ones (default: those of `known`).
+    the seen ones (default: those of `known`). `entering` are identities that entered the
+    head of a capped listing from beyond it (entered_from_beyond): if unknown, not news.
     """
     items, duplicates = unique_by_key(seen)
     new: list[ExtractedItem] = []
     updates: list[Change] = []
     unchanged: list[ExtractedItem] = []
     refined: list[ExtractedItem] = []
+    entered: list[ExtractedItem] = []
     for item in items:
         # The same identity on a page answered 304 is unchanged by the server's word; a
         # second copy of it on a fetched page (listings repeat items) must not say otherwise.
@@ -144,7 +166,7 @@ def diff(
         elif kind == REFINED:
             refined.append(item)
         elif kind is EventKind.NEW:
-            new.append(item)
+            (entered if item.key in entering else new).append(item)
         else:
             updates.append(Change(kind=EventKind(kind), key=item.key, item=item))
     if complete:
@@ -160,4 +182,5 @@ def diff(
         unchanged=tuple(unchanged),
         duplicates=duplicates,
         refined=tuple(refined),
+        entered=tuple(entered),
     )

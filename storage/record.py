@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from storage.bulk import insert_rows, table_of
 from storage.models import Event, EventKind, Item, ItemVersion
-from storage.new_items import insert_new
+from storage.new_items import insert_new, unassessed
 from storage.repository import (
     field_changes,
     in_chunks,
     item_fields,
+    last_item_id,
     stored_editorial,
     version_state,
 )
@@ -39,6 +41,11 @@ class DiffRecorder:
 
     def record(self, diff: Diff) -> None:
         last_id = max(self.stored.ids.values(), default=0)
+        if diff.entered:
+            # Stored as a baseline's items are: unannounced, unscored, without an event.
+            quiet = replace(self.context, announce=False, assess=unassessed)
+            insert_new(self.session, diff.entered, quiet, last_id=last_id)
+            last_id = last_item_id(self.session, self.context.source_id)
         insert_new(self.session, diff.new, self.context, last_id=last_id)
         moved = [item for item in diff.unchanged if self._moved(item)]
         written = [c.key for c in diff.updates]

@@ -77,6 +77,12 @@ def _finished() -> sa.ColumnElement[bool]:
     return sa.or_(col(Run.complete).is_(True), col(Run.capped).is_(True))
 
 
+def last_item_id(session: Session, source_id: int) -> int:
+    """The highest id among the source's items (0 when it has none)."""
+    statement = select(sa.func.max(col(Item.id))).where(col(Item.source_id) == source_id)
+    return session.exec(statement).one() or 0
+
+
 def has_finished_baseline(session: Session, source_id: int) -> bool:
     """True once a finished successful run exists (complete, or capped at max_pages): before
     that, every run is a silent baseline."""

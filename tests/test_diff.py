@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from radar.items import ExtractedItem, PartialDate, Precision, fingerprint
-from storage.diff import Diff, diff, unique_by_key
+from storage.diff import Diff, diff, entered_from_beyond, unique_by_key
 from storage.models import Event, EventKind, Item, Run, RunStatus
 from storage.repository import stored_editorial
 from tests.db_fixtures import html_spec, make_item, record
@@ -193,6 +194,29 @@ def test_all_not_modified_crawl_changes_nothing() -> None:
     result = diff(known(A, B), [], carried=frozenset({"a", "b"}), complete=True)
     assert result.changes == ()
     assert result.duplicates == 0
+
+
+@pytest.mark.parametrize(
+    ("order", "entering"),
+    [
+        (["n1", "a", "b", "n2", "n3"], {"n2", "n3"}),  # two moved up from beyond the head
+        (["n1", "a", "n2", "b"], set()),  # unknown among known ones: new, at any place
+        (["n1", "n2"], set()),  # nothing known to tell by
+        (["a", "b"], set()),
+    ],
+)
+def test_only_unknown_identities_after_every_known_one_entered_from_beyond(
+    order: list[str], entering: set[str]
+) -> None:
+    assert entered_from_beyond(order, {"a", "b", "z"}) == entering
+
+
+def test_an_entering_identity_is_stored_quietly_only_if_unknown() -> None:
+    d, e = make_item("d"), make_item("e")
+    result = diff(known(A, B), [d, A, B, e], complete=False, entering={"e", "b"})
+    assert [item.key for item in result.new] == ["d"]
+    assert [item.key for item in result.entered] == ["e"]
+    assert result.count(EventKind.NEW) == 1 and kinds(result) == {"d": EventKind.NEW}
 
 
 def test_count_by_kind() -> None:

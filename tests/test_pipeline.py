@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import feedparser
+import pytest
 from sqlmodel import Session, col, select
 
 from radar.fixture_server import Fault, FixtureServer
@@ -180,6 +182,28 @@ async def test_a_listing_longer_than_max_pages_ends_its_baseline_and_announces(
         runs = session.exec(select(Run).order_by(col(Run.id))).all()
     assert [(run.complete, run.capped) for run in runs] == [(False, True)] * 3
     assert not any(item.removed_at for item in stored_rows(engine))
+
+
+async def test_an_item_moving_up_into_a_capped_head_is_stored_quietly(
+    listing_site: ListingSite, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    entries = [Entry(f"item-{n}", f"Titel {n}") for n in range(9)]
+    listing_site.write("s1", entries)
+    # Two items of the head deleted, one added at the top: item-6, never read before,
+    # moves up onto the second page (the last the source reads). Not news.
+    listing_site.write("s2", [Entry("fresh", "Helt ny"), entries[0], *entries[3:]])
+    spec = listing_site.spec(max_pages=2)
+    with FixtureServer(listing_site.root, snapshot="s1") as server:
+        await crawl(server, engine, [spec])
+        server.snapshot = "s2"
+        with caplog.at_level(logging.INFO, logger="radar.recording"):
+            [run] = await crawl(server, engine, [spec])
+
+    assert (run.status, run.new, run.removed) == (RunStatus.OK, 1, 0)
+    assert events(engine) == Counter({("new", "https://site.test/items/fresh"): 1})
+    announced = {row.key.rsplit("/", 1)[-1]: row.announced for row in stored_rows(engine)}
+    assert (announced["fresh"], announced["item-6"]) == (True, False)
+    assert "1 item(s) moved up into the listing's first 2 pages" in caplog.text
 
 
 async def test_a_next_link_off_the_sources_domains_is_reported_and_removes_nothing(
