@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEEP_COMPLETE_RUNS = 5  # as many as storage.repository.recent_finished_runs compares with
+KEEP_FINISHED_RUNS = 5  # as many as storage.repository.recent_finished_runs compares with
 CHUNK = 500
 
 
@@ -102,7 +102,7 @@ def _kept_runs(session: Session) -> set[int]:
             keep.add(newest)
         keep.update(
             run.id
-            for run in recent_finished_runs(session, source_id, limit=KEEP_COMPLETE_RUNS)
+            for run in recent_finished_runs(session, source_id, limit=KEEP_FINISHED_RUNS)
             if run.id is not None
         )
     return keep
