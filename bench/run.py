@@ -68,7 +68,7 @@ def line(label: str, runs: list[Measured], pages: int) -> dict[str, float]:
     say(
         f"  {label:<28} {wall:7.2f} s  {pages / wall:7.0f} pages/s  "
         f"({pages / inner:5.0f} pages/s after start-up)  {1000 * cpu / pages:5.2f} ms CPU/page  "
-        f"{rss:6.0f} MB peak RSS"
+        f"{rss:6.1f} MB peak RSS"
     )
     return {"wall": wall, "rate": pages / wall, "cpu": cpu, "rss": rss}
 
@@ -126,7 +126,7 @@ def compare(
             target(
                 "peak RSS ≤ Scrapy's",
                 r["rss"] <= s["rss"],
-                f"{r['rss']:.0f} MB vs {s['rss']:.0f} MB",
+                f"{r['rss']:.1f} MB vs {s['rss']:.1f} MB",
             )
     unchanged(args, runs)
     return {"db": f"sqlite:///{work}/radar-{args.repeats - 1}.db", "first": figures["radar"]}
