@@ -24,6 +24,7 @@ from radar.cli_common import (
     load_or_exit,
     parse_resolve,
     resolve_option,
+    select_sources,
 )
 from radar.errors import ConfigError, RadarError
 from radar.logs import FORMATS, LEVELS, configure_logging
@@ -33,13 +34,11 @@ from scraper.adapters import known_kinds
 from storage.db import open_database
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator
 
     from rich.console import Console
 
-    from radar.config import RadarConfig
     from radar.runs import RunOutcome
-    from scraper.spec import SourceSpec
 
 
 HELP = f"Inspiration Radar: new inspiration from the sources (kinds: {', '.join(known_kinds())})."
@@ -53,6 +52,7 @@ LAZY_COMMANDS = {
     "web": "radar.cli_web:web",
     "user": "radar.cli_web:user",
     "worker": "radar.cli_worker:worker",
+    "rebaseline": "radar.cli_rebaseline:rebaseline",
 }
 
 
@@ -68,16 +68,6 @@ LAZY_COMMANDS = {
 def main(log_level: str, log_format: str) -> None:
     configure_logging(log_level, fmt=log_format)
     freeze_imports()
-
-
-def _select(config: RadarConfig, names: Sequence[str]) -> list[SourceSpec]:
-    if not names:
-        return [spec for spec in config.sources if spec.enabled]
-    unknown = [name for name in names if name not in {spec.name for spec in config.sources}]
-    if unknown:
-        click.echo(f"radar: config error: unknown source(s): {', '.join(unknown)}", err=True)
-        sys.exit(EXIT_CONFIG)
-    return [config.source(name) for name in names]
 
 
 @contextmanager
@@ -117,7 +107,7 @@ def _print_outcome(console: Console, outcome: RunOutcome) -> None:
 def run(config_path: Path, sources: tuple[str, ...], resolve: tuple[str, ...]) -> None:
     """Crawl the sources once and record what changed."""
     config = load_or_exit(config_path)
-    specs = _select(config, sources)
+    specs = select_sources(config, sources)
     install_alerts(config.alerts, timezone=config.scheduler.zone)
     with _progress(len(specs)) as report:
         outcomes = run_once(config, specs, host_map=parse_resolve(resolve), on_done=report)
@@ -219,7 +209,7 @@ def check(
     from radar.check import check_sources, check_table
 
     config = load_or_exit(config_path)
-    specs = _select(config, sources)
+    specs = select_sources(config, sources)
     reports = asyncio.run(check_sources(config, specs, host_map=parse_resolve(resolve)))
     if as_json:
         click.echo(json.dumps([r.as_json() for r in reports], ensure_ascii=False, indent=2))
@@ -245,7 +235,7 @@ def snapshot(config_path: Path, source: str, out_dir: Path, resolve: tuple[str, 
     from scraper.fetch import Fetcher
 
     config = load_or_exit(config_path)
-    [spec] = _select(config, [source])
+    [spec] = select_sources(config, [source])
     writer = SnapshotWriter(out_dir)
 
     async def crawl() -> None:

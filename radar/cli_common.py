@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from radar.config import RadarConfig
+    from scraper.spec import SourceSpec
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
@@ -63,6 +64,17 @@ def load_or_exit(config_path: Path) -> RadarConfig:
     except ConfigError as exc:
         click.echo(f"radar: config error: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def select_sources(config: RadarConfig, names: Sequence[str]) -> list[SourceSpec]:
+    """The named sources (every enabled one when none is named); exit 2 naming any unknown."""
+    if not names:
+        return [spec for spec in config.sources if spec.enabled]
+    unknown = [name for name in names if name not in {spec.name for spec in config.sources}]
+    if unknown:
+        click.echo(f"radar: config error: unknown source(s): {', '.join(unknown)}", err=True)
+        sys.exit(EXIT_CONFIG)
+    return [config.source(name) for name in names]
 
 
 def parse_resolve(values: Sequence[str]) -> dict[str, str] | None:

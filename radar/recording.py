@@ -1,7 +1,9 @@
 """Recording one crawl: diff it against the stored items and write it in one transaction.
 
 Guarded first: a listing that suddenly yields nothing, or far fewer items or filled fields
-than usual, is a suspected redesign and records nothing (radar.health decides).
+than usual, is a suspected redesign and records nothing (radar.health decides). Once an
+operator has checked such a change, `radar rebaseline` makes the next finished run a silent
+baseline, which only the first guard (nothing found at all) still holds back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from radar.runs import RunOutcome, close_run, finish_failed, outcome_of
 from radar.runtime import collector_paused
 from radar.triage import Triage, compile_rules
 from storage.diff import Diff, diff, entered_from_beyond
-from storage.models import EventKind, Run, RunStatus, utcnow
+from storage.models import EventKind, Run, RunStatus, Source, utcnow
 from storage.new_items import RunContext, unassessed
 from storage.record import DiffRecorder
 from storage.repository import (
@@ -71,7 +73,9 @@ def record_crawl(
     source_id, run_id = ids
     now = utcnow()
     with collector_paused(), Session(engine) as session:
-        baseline = not has_finished_baseline(session, source_id)
+        source = session.get_one(Source, source_id)
+        # A silent baseline: the source's first finished run, or one an operator asked for.
+        baseline = source.rebaseline or not has_finished_baseline(session, source_id)
         known = _stored(session, source_id, crawl)
         changes = diff(
             known.compared,
@@ -96,6 +100,11 @@ def record_crawl(
             assess=unassessed if baseline else _triage(session, spec, relevance),
         )
         DiffRecorder(session, known, context).record(changes)
+        if source.rebaseline and crawl.finished:
+            source.rebaseline = False
+            log.warning(
+                "[%s] recorded as a silent baseline, as asked (radar rebaseline)", spec.name
+            )
         save_memos(session, source_id, crawl.memos, now=now, prune=crawl.complete)
         outcome = outcome_of(spec, run_id, crawl, changes, _status_of(crawl, baseline=baseline))
         run = session.get_one(Run, run_id)

@@ -18,6 +18,8 @@ from storage.models import EventKind, Run, RunStatus, Source, utcnow
 from storage.repository import ensure_source, mark_crashed_runs, settle_health
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Engine
 
     from scraper.crawl import Crawl
@@ -137,6 +139,18 @@ def close_run(run: Run, crawl: Crawl, outcome: RunOutcome) -> None:
     run.new, run.changed = outcome.new, outcome.changed
     run.removed, run.reappeared = outcome.removed, outcome.reappeared
     run.error = outcome.error
+
+
+def request_rebaseline(engine: Engine, names: Sequence[str]) -> list[str]:
+    """Make the next finished run of each named source a silent baseline; return the names
+    that have run before (a source never run gets a silent baseline anyway)."""
+    with Session(engine) as session:
+        sources = session.exec(select(Source).where(col(Source.name).in_(names))).all()
+        for source in sources:
+            source.rebaseline = True
+            session.add(source)
+        session.commit()
+        return [source.name for source in sources]
 
 
 def settle(engine: Engine, spec: SourceSpec, source_id: int, outcome: RunOutcome) -> None:

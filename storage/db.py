@@ -27,7 +27,7 @@ DEFAULT_DATABASE_URL = "sqlite:///data/radar.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in storage/migrations/versions (a test keeps the two in step): a
 # database already there is opened without loading Alembic and its scripts at all.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -84,6 +84,9 @@ class Source(SQLModel, table=True):
         default=0, description="bad runs in a row", sa_column_kwargs=_server_default("0")
     )
     health_since: dt.datetime | None = _when(default=None, nullable=True)
+    # `radar rebaseline`: the next finished run is a silent baseline (the site as it is then
+    # becomes the usual; nothing of it is announced), however unusual it looks.
+    rebaseline: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Run(SQLModel, table=True):
