@@ -149,8 +149,9 @@ def request_rebaseline(engine: Engine, names: Sequence[str]) -> list[str]:
         for source in sources:
             source.rebaseline = True
             session.add(source)
+        known = [source.name for source in sources]
         session.commit()
-        return [source.name for source in sources]
+    return known
 
 
 def settle(engine: Engine, spec: SourceSpec, source_id: int, outcome: RunOutcome) -> None:
