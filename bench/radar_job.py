@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 import radar.cli  # noqa: F401  (what `radar run` imports, so the peak RSS is a real run's)
 from radar.pipeline import run_sources
-from radar.runtime import freeze_imports
+from radar.runtime import after_imports
 from scraper.adapters.html import HtmlSpec
 from scraper.fetch import Fetcher
 from scraper.spec import CrawlerSettings, EnrichRule
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--enrich", action="store_true")
     args = parser.parse_args()
-    freeze_imports()  # as `radar` does once its imports are done
+    after_imports()  # as `radar` does once its imports are done
     result = asyncio.run(crawl(args.base, args.db, enrich=args.enrich))
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from radar.items import ExtractedItem, PartialDate, Precision
-from radar.runtime import freeze_imports
+from radar.runtime import after_imports
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--base")
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
-    freeze_imports()  # as `radar` does once its imports are done
+    after_imports()  # as `radar` does once its imports are done
     if args.what == "store":
         result = store(args.items, args.db)
     elif args.what == "feed":

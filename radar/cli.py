@@ -29,7 +29,7 @@ from radar.cli_common import (
 from radar.errors import ConfigError, RadarError
 from radar.logs import FORMATS, LEVELS, configure_logging
 from radar.runner import run_once
-from radar.runtime import freeze_imports
+from radar.runtime import after_imports
 from scraper.adapters import known_kinds
 from storage.db import open_database
 
@@ -67,7 +67,7 @@ LAZY_COMMANDS = {
 )
 def main(log_level: str, log_format: str) -> None:
     configure_logging(log_level, fmt=log_format)
-    freeze_imports()
+    after_imports()
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import threading
@@ -64,3 +65,44 @@ def test_a_command_freezes_what_its_imports_left() -> None:
     before, after = (int(count) for count in ran.stdout.split())
     assert before == 0
     assert after > 10_000  # modules, classes, functions: everything the imports made
+
+
+# Threads that each malloc at once, then glibc's own count of its arenas (malloc_info).
+ARENAS = """
+import ctypes, os, sys, tempfile, threading
+from radar.runtime import after_imports
+if sys.argv[1] == "settled":
+    after_imports()
+barrier, held = threading.Barrier(4), []
+def work():
+    barrier.wait()
+    held.append([bytearray(20_000) for _ in range(50)])
+threads = [threading.Thread(target=work) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fclose.argtypes = (ctypes.c_void_p,)
+path = os.path.join(tempfile.mkdtemp(), "info.xml")
+stream = libc.fopen(path.encode(), b"w")
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(open(path).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc arenas")
+def test_after_imports_every_thread_allocates_from_one_arena() -> None:
+    def arenas(mode: str) -> int:
+        env = {key: value for key, value in os.environ.items() if key != "MALLOC_ARENA_MAX"}
+        done = subprocess.run(
+            [sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout)
+
+    assert arenas("settled") == 1
+    assert arenas("as started") > 1  # what a run's store thread would get otherwise
