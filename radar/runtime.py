@@ -41,7 +41,7 @@ def _one_malloc_arena() -> None:
     """M_ARENA_MAX=1 on glibc (where MALLOC_ARENA_MAX is not set already); elsewhere nothing."""
     if not sys.platform.startswith("linux") or os.environ.get("MALLOC_ARENA_MAX"):
         return
-    import ctypes  # only here: 0.3 MB that only this call needs
+    import ctypes  # here, not at the top: only this call needs it (0.3 MB), on Linux only
 
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
