@@ -42,6 +42,10 @@ class StatusRow:
     error: str | None
     events_7d: int = 0
     next_run: dt.datetime | None = None
+    # The last run read as many pages as max_pages allows and the listing went on.
+    capped: bool = False
+    # `radar rebaseline` asked for the next finished run to be a silent baseline.
+    rebaseline: bool = False
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,6 +71,8 @@ def _row(name: str, title: str, state: SourceState | None) -> StatusRow:
         removed=run.removed if run else 0,
         reappeared=run.reappeared if run else 0,
         error=run.error if run else None,
+        capped=run.capped if run else False,
+        rebaseline=state.rebaseline if state else False,
     )
 
 
@@ -111,10 +117,15 @@ def status_table(rows: list[StatusRow]) -> Table:
     table.add_column("error", overflow="fold", max_width=60)
     for row in rows:
         style = STATUS_STYLE.get(row.status, "red" if row.status != NEVER_RUN else "dim")
+        notes = [
+            note
+            for note, shown in (("capped", row.capped), ("rebaseline", row.rebaseline))
+            if shown
+        ]
         table.add_row(
             row.name,
             f"[{HEALTH_STYLE.get(row.health, 'red')}]{row.health}[/]",
-            f"[{style}]{row.status}[/]",
+            f"[{style}]{row.status}[/]" + "".join(f" · {note}" for note in notes),
             row.last_run.strftime("%Y-%m-%d %H:%M") if row.last_run else "–",
             str(row.items),
             str(row.new),

@@ -183,6 +183,7 @@ class SourceState:
     removed: int
     last_run: Run | None
     last_success: dt.datetime | None
+    rebaseline: bool = False
 
 
 def source_states(session: Session) -> dict[str, SourceState]:
@@ -203,6 +204,7 @@ def source_states(session: Session) -> dict[str, SourceState]:
             removed=removed,
             last_run=last,
             last_success=_last_success(session, source.id),
+            rebaseline=source.rebaseline,
         )
     return states
 

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 
 import feedparser
 import pytest
+from rich.console import Console
 from sqlmodel import Session, col, select
 
 from radar.fixture_server import Fault, FixtureServer
 from radar.pipeline import RunOutcome, run_sources
 from radar.publish import write_feeds
+from radar.status import status_rows, status_table
 from scraper.fetch import Fetcher
 from scraper.urls import canonical_url
 from storage.models import Event, Item, Run, RunStatus
@@ -182,6 +184,12 @@ async def test_a_listing_longer_than_max_pages_ends_its_baseline_and_announces(
         runs = session.exec(select(Run).order_by(col(Run.id))).all()
     assert [(run.complete, run.capped) for run in runs] == [(False, True)] * 3
     assert not any(item.removed_at for item in stored_rows(engine))
+    # radar status says so, as operators read it and as monitoring does.
+    [row] = [row for row in status_rows(engine, shipped_config()) if row.name == "site"]
+    assert (row.status, row.capped, row.as_json()["capped"]) == ("unchanged", True, True)
+    console = Console(record=True, width=250)
+    console.print(status_table([row]))
+    assert "unchanged · capped" in console.export_text()
 
 
 async def test_an_item_moving_up_into_a_capped_head_is_stored_quietly(

@@ -3,6 +3,7 @@ the usual, silently. Real HTTP on loopback, SQLite and PostgreSQL, the real comm
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -84,9 +85,12 @@ def test_the_command_names_unknown_sources_and_says_what_it_did(
         "run", "--config", str(config), "--source", "cfb", *resolve_all(fixture_sites), db=db
     )
     done = radar("rebaseline", "--config", str(config), "cfb", "vive", db=db)
+    status = json.loads(radar("status", "--config", str(config), "--json", db=db).stdout)
 
     assert (ran.returncode, done.returncode) == (0, 0), ran.stderr + done.stderr
     assert done.stdout.splitlines() == [
         "cfb: its next run is a silent baseline; nothing of it is announced",
         "vive: never run; its first run is a silent baseline anyway",
     ]
+    asked_for = {row["name"]: row["rebaseline"] for row in status}
+    assert (asked_for["cfb"], asked_for["vive"]) == (True, False)
