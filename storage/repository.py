@@ -301,14 +301,26 @@ def field_changes(before: dict[str, str | None], after: dict[str, str | None]) -
 
 
 def recent_finished_runs(session: Session, source_id: int, *, limit: int = 5) -> list[Run]:
-    """The last successful finished runs of a source, newest first: the usual to compare with."""
+    """The last successful finished runs of a source since its latest baseline, newest first:
+    the usual to compare with. A baseline starts the usual afresh: after `radar rebaseline`,
+    the site as it was before the redesign is not what the next runs are measured by."""
     usual = [RunStatus.OK, RunStatus.UNCHANGED, RunStatus.BASELINE]
+    latest_baseline = (
+        select(sa.func.coalesce(sa.func.max(col(Run.id)), 0))
+        .where(
+            col(Run.source_id) == source_id,
+            col(Run.status) == str(RunStatus.BASELINE),
+            _finished(),
+        )
+        .scalar_subquery()
+    )
     statement = (
         select(Run)
         .where(
             col(Run.source_id) == source_id,
             _finished(),
             col(Run.status).in_([str(status) for status in usual]),
+            col(Run.id) >= latest_baseline,
         )
         .order_by(col(Run.id).desc())
         .limit(limit)
