@@ -28,8 +28,9 @@ from scraper import listing_worker
 from scraper.adapters import adapter_for
 from scraper.listing_worker import ListingWorker
 from storage.locks import source_lock
+from storage.memos import load_memos
 from storage.models import RunStatus
-from storage.repository import load_memos, stored_items
+from storage.repository import stored_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

@@ -18,16 +18,12 @@ from radar.runs import RunOutcome, close_run, finish_failed, outcome_of
 from radar.runtime import collector_paused
 from radar.triage import Triage, compile_rules
 from storage.diff import Diff, diff, entered_from_beyond
+from storage.memos import save_memos
 from storage.models import EventKind, Run, RunStatus, Source, utcnow
 from storage.new_items import RunContext, unassessed
 from storage.record import DiffRecorder
-from storage.repository import (
-    active_rules,
-    has_finished_baseline,
-    recent_finished_runs,
-    save_memos,
-    stored_items,
-)
+from storage.repository import active_rules, stored_items
+from storage.source_state import has_finished_baseline, recent_finished_runs
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

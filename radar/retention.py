@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import PageMemo, Run, RunStatus, Source, utcnow
-from storage.repository import in_chunks, recent_finished_runs
+from storage.repository import in_chunks
+from storage.source_state import recent_finished_runs
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEEP_FINISHED_RUNS = 5  # as many as storage.repository.recent_finished_runs compares with
+KEEP_FINISHED_RUNS = 5  # as many as storage.source_state.recent_finished_runs compares with
 CHUNK = 500
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from radar import alerts
 from radar.health import Health, next_health
 from storage.models import EventKind, Run, RunStatus, Source, utcnow
-from storage.repository import ensure_source, mark_crashed_runs, settle_health
+from storage.source_state import ensure_source, mark_crashed_runs, settle_health
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

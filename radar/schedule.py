@@ -46,7 +46,7 @@ from storage.db import display_url
 from storage.locks import source_lock
 from storage.models import RunStatus, Source
 from storage.queries import source_states
-from storage.repository import mark_crashed_runs
+from storage.source_state import mark_crashed_runs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

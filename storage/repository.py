@@ -1,9 +1,8 @@
-"""Reading and writing one source's state. Sessions are passed in; callers own transactions.
-
-`apply_diff` is the heart of it: it turns a Diff into item rows, versions and events, and
-stores the page memos of the same crawl, all inside the caller's single transaction, so a
-crash either keeps everything of a run or nothing.
-"""
+"""One source's items as the store holds them: what a run is compared with (stored_items),
+the columns an item is stored as, its editorial text and replaced states, and the active
+suppression rules. Sessions are passed in; callers own transactions (storage.record writes
+a run's Diff inside the run's one transaction; storage.memos and storage.source_state hold
+the rest of a source's state)."""
 
 from __future__ import annotations
 
@@ -16,18 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from scraper.crawl import PageMemo as CrawlMemo
-from scraper.response import Validators
-from storage.bulk import insert_rows, table_of
-from storage.models import (
-    SUCCESSFUL_RUNS,
-    Item,
-    PageMemo,
-    Run,
-    RunStatus,
-    Source,
-    SuppressionRule,
-)
+from storage.models import Item, SuppressionRule
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -50,48 +38,10 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def ensure_source(session: Session, *, name: str, title: str, kind: str, url: str) -> Source:
-    """The Source row for `name`, created or brought in line with config."""
-    source = session.exec(select(Source).where(Source.name == name)).first()
-    if source is None:
-        source = Source(name=name, title=title, kind=kind, url=url)
-    else:
-        source.title, source.kind, source.url = title, kind, url
-    session.add(source)
-    session.flush()
-    return source
-
-
-def mark_crashed_runs(session: Session, source_id: int) -> int:
-    """Runs still RUNNING when a new one starts died with their process; say so."""
-    result = session.execute(
-        sa.update(Run)
-        .where(col(Run.source_id) == source_id, col(Run.status) == RunStatus.RUNNING)
-        .values(status=RunStatus.CRASHED, error="the process ended before the run finished")
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-def _finished() -> sa.ColumnElement[bool]:
-    """A run that read all it set out to read (Crawl.finished)."""
-    return sa.or_(col(Run.complete).is_(True), col(Run.capped).is_(True))
-
-
 def last_item_id(session: Session, source_id: int) -> int:
     """The highest id among the source's items (0 when it has none)."""
     statement = select(sa.func.max(col(Item.id))).where(col(Item.source_id) == source_id)
     return session.exec(statement).one() or 0
-
-
-def has_finished_baseline(session: Session, source_id: int) -> bool:
-    """True once a finished successful run exists (complete, or capped at max_pages): before
-    that, every run is a silent baseline."""
-    statement = select(Run.id).where(
-        col(Run.source_id) == source_id,
-        _finished(),
-        col(Run.status).in_([str(status) for status in SUCCESSFUL_RUNS]),
-    )
-    return session.exec(statement.limit(1)).first() is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,58 +133,6 @@ def _compared_columns() -> sa.Select[Any]:
     )
 
 
-def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
-    # Column rows, not ORM objects: a listing of 1,000 pages has 1,000 memos, every run.
-    columns = ("url", "etag", "last_modified", "item_keys", "next_url", "item_stamps")
-    statement = sa.select(*(col(getattr(PageMemo, name)) for name in columns)).where(
-        col(PageMemo.source_id) == source_id
-    )
-    return {
-        row.url: CrawlMemo(
-            url=row.url,
-            validators=Validators(etag=row.etag, last_modified=row.last_modified),
-            item_keys=tuple(row.item_keys),
-            next_url=row.next_url,
-            item_stamps=dict(row.item_stamps or {}),
-        )
-        for row in session.connection().execute(statement)  # as stored_items: no ORM
-    }
-
-
-# Column sizes of PageMemo; a longer validator is dropped (costing only a conditional GET).
-MAX_ETAG = 500
-MAX_LAST_MODIFIED = 100
-
-
-def _fits(value: str | None, limit: int) -> str | None:
-    return value if value is not None and len(value) <= limit else None
-
-
-def save_memos(
-    session: Session, source_id: int, memos: Iterable[CrawlMemo], *, now: dt.datetime, prune: bool
-) -> None:
-    """Store this crawl's page memos; `prune` drops memos of pages the listing no longer has."""
-    memos = list(memos)
-    hashes = [digest(memo.url) for memo in memos]
-    stale = sa.delete(PageMemo).where(col(PageMemo.source_id) == source_id)
-    if not prune:
-        stale = stale.where(col(PageMemo.url_hash).in_(hashes))
-    session.execute(stale)
-    columns: dict[str, list[Any]] = {
-        "url": [memo.url for memo in memos],
-        "url_hash": hashes,
-        "etag": [_fits(memo.validators.etag, MAX_ETAG) for memo in memos],
-        "last_modified": [
-            _fits(memo.validators.last_modified, MAX_LAST_MODIFIED) for memo in memos
-        ],
-        "item_keys": [list(memo.item_keys) for memo in memos],
-        "item_stamps": [dict(memo.item_stamps) for memo in memos],
-        "next_url": [memo.next_url for memo in memos],
-    }
-    same = {"source_id": source_id, "updated_at": now}
-    insert_rows(session.connection(), table_of(PageMemo), columns, same=same)
-
-
 def item_columns(items: Sequence[ExtractedItem]) -> dict[str, list[Any]]:
     """The stored columns of `items`, column by column (the form bulk inserts take)."""
     dates = [item.date for item in items]
@@ -298,47 +196,6 @@ def _date_text(value: dt.date | None, precision: str | None) -> str | None:
 
 def field_changes(before: dict[str, str | None], after: dict[str, str | None]) -> dict[str, Any]:
     return {name: [before[name], after[name]] for name in after if before.get(name) != after[name]}
-
-
-def recent_finished_runs(session: Session, source_id: int, *, limit: int = 5) -> list[Run]:
-    """The last successful finished runs of a source since its latest baseline, newest first:
-    the usual to compare with. A baseline starts the usual afresh: after `radar rebaseline`,
-    the site as it was before the redesign is not what the next runs are measured by."""
-    usual = [RunStatus.OK, RunStatus.UNCHANGED, RunStatus.BASELINE]
-    latest_baseline = (
-        select(sa.func.coalesce(sa.func.max(col(Run.id)), 0))
-        .where(
-            col(Run.source_id) == source_id,
-            col(Run.status) == str(RunStatus.BASELINE),
-            _finished(),
-        )
-        .scalar_subquery()
-    )
-    statement = (
-        select(Run)
-        .where(
-            col(Run.source_id) == source_id,
-            _finished(),
-            col(Run.status).in_([str(status) for status in usual]),
-            col(Run.id) >= latest_baseline,
-        )
-        .order_by(col(Run.id).desc())
-        .limit(limit)
-    )
-    return list(session.exec(statement))
-
-
-def settle_health(
-    session: Session, source_id: int, *, health: str, failures: int, now: dt.datetime
-) -> str | None:
-    """Store a source's health; return the previous health when it changed."""
-    source = session.get_one(Source, source_id)
-    previous = source.health
-    source.health, source.failures = health, failures
-    if previous != health:
-        source.health_since = now
-    session.add(source)
-    return previous if previous != health else None
 
 
 def active_rules(session: Session) -> list[SuppressionRule]:

@@ -32,6 +32,7 @@ from storage.db import (
     migrate,
     upgrade_with_alembic,
 )
+from storage.memos import load_memos
 from storage.models import (
     Event,
     EventKind,
@@ -44,7 +45,7 @@ from storage.models import (
     UTCDateTime,
 )
 from storage.queries import item_history
-from storage.repository import digest, load_memos
+from storage.repository import digest
 from tests.db_fixtures import SOURCE_URL, html_spec, make_item, memo, record
 
 if TYPE_CHECKING:
