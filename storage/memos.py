@@ -40,8 +40,6 @@ def load_memos(session: Session, source_id: int) -> dict[str, CrawlMemo]:
 
 # Column sizes of PageMemo; a longer validator is dropped (costing only a conditional GET).
 MAX_ETAG = 500
-
-
 MAX_LAST_MODIFIED = 100
 
 
