@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from radar.fixture_server import Fault, FixtureServer
 from radar.publish import write_feeds
-from storage.models import Event, Item, RunStatus
+from storage.models import Event, RunStatus
 from tests.conftest import Entry, ListingSite, shipped_config
-from tests.test_pipeline import baseline_then_s2, crawl
+from tests.test_pipeline import baseline_then_s2, crawl, stored
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -23,11 +23,6 @@ HTML = {"Content-Type": "text/html; charset=utf-8"}
 def page(body: str) -> bytes:
     head = "<!doctype html><html><head><meta charset='utf-8'></head>"
     return f"{head}<body>{body}</body></html>".encode()
-
-
-def stored(engine: Engine) -> list[Item]:
-    with Session(engine) as session:
-        return list(session.exec(select(Item).order_by(Item.id)))
 
 
 def events(engine: Engine) -> list[str]:

@@ -55,9 +55,10 @@ async def baseline_then_s2(listing_site: ListingSite, engine: Engine) -> HtmlSpe
     return spec
 
 
-def stored_rows(engine: Engine) -> list[Item]:
+def stored(engine: Engine) -> list[Item]:
+    """Every stored item, in the order stored."""
     with Session(engine) as session:
-        return list(session.exec(select(Item)))
+        return list(session.exec(select(Item).order_by(col(Item.id))))
 
 
 def events(engine: Engine) -> Counter[tuple[str, str]]:
@@ -183,7 +184,7 @@ async def test_a_listing_longer_than_max_pages_ends_its_baseline_and_announces(
     with Session(engine) as session:
         runs = session.exec(select(Run).order_by(col(Run.id))).all()
     assert [(run.complete, run.capped) for run in runs] == [(False, True)] * 3
-    assert not any(item.removed_at for item in stored_rows(engine))
+    assert not any(item.removed_at for item in stored(engine))
     # radar status says so, as operators read it and as monitoring does.
     [row] = [row for row in status_rows(engine, shipped_config()) if row.name == "site"]
     assert (row.status, row.capped, row.as_json()["capped"]) == ("unchanged", True, True)
@@ -209,7 +210,7 @@ async def test_an_item_moving_up_into_a_capped_head_is_stored_quietly(
 
     assert (run.status, run.new, run.removed) == (RunStatus.OK, 1, 0)
     assert events(engine) == Counter({("new", "https://site.test/items/fresh"): 1})
-    announced = {row.key.rsplit("/", 1)[-1]: row.announced for row in stored_rows(engine)}
+    announced = {row.key.rsplit("/", 1)[-1]: row.announced for row in stored(engine)}
     assert (announced["fresh"], announced["item-6"]) == (True, False)
     assert "1 item(s) moved up into the listing's first 2 pages" in caplog.text
 
@@ -236,7 +237,7 @@ async def test_a_next_link_off_the_sources_domains_is_reported_and_removes_nothi
     assert "leaves the source's domains: https://elsewhere.example/list/page/2/" in (
         partial.error or ""
     )
-    assert not any(item.removed_at for item in stored_rows(engine))
+    assert not any(item.removed_at for item in stored(engine))
 
 
 async def test_a_listing_that_suddenly_yields_nothing_is_suspect_not_a_mass_removal(

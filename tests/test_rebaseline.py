@@ -14,7 +14,7 @@ from radar.runs import request_rebaseline
 from storage.models import RunStatus, Source
 from tests.conftest import Entry, ListingSite
 from tests.test_cli import fast_config, radar, resolve_all
-from tests.test_pipeline import crawl, events, stored_rows
+from tests.test_pipeline import crawl, events, stored
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +53,7 @@ async def test_a_checked_redesign_becomes_the_usual_without_a_word(
     assert (after.status, after.new, after.removed) == (RunStatus.OK, 1, 0)
     # The nine items gone in the redesign are removed quietly; only the new one is news.
     assert events(engine) == Counter({("new", "https://site.test/items/fresh"): 1})
-    assert sum(1 for row in stored_rows(engine) if row.removed_at) == 9
+    assert sum(1 for row in stored(engine) if row.removed_at) == 9
     assert not asked(engine)  # spent by the run it asked for
 
 
